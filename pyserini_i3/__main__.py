@@ -1,0 +1,33 @@
+"""Command line: ``python -m pyserini_i3 COMMAND ...``.
+
+Each command lives in its own module; this file only dispatches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "install-hook": ("pyserini_i3.cli.install_hook", "register the plugin with Pyserini (writes pyserini_i3.pth)"),
+    "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print("usage: python -m pyserini_i3 COMMAND [ARGS]\n\ncommands:")
+        for name, (_, help_text) in COMMANDS.items():
+            print(f"  {name:<18} {help_text}")
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"pyserini_i3: unknown command {name!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return module.main(rest) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

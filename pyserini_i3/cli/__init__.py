@@ -1,0 +1,1 @@
+"""Thin command-line front ends; each module has ``main(argv) -> int``."""
