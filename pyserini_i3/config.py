@@ -1,0 +1,189 @@
+"""``I3Config``: everything that defines an I^3 model, saved as ``config.json``.
+
+The two variants of the design page are presets over the same fields:
+
+========================  ======================  =========================
+field                     ``full`` (paper)        ``official`` (released code)
+========================  ======================  =========================
+reconstructor_attends_to  ``tokens`` (all H_p)    ``cls`` (pooled p only)
+interactor_input          ``tokens+pseudo``       ``cls+pseudo-mean``
+slot_format               ``mask`` (m x [MASK])   ``cls-mask-sep``
+tie_vocab_head            True                    False
+========================  ======================  =========================
+
+``interaction=False`` switches reconstructor and interactor off: the vanilla dual
+encoder (DE) used as the ablation baseline (``variant="de"`` does that).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import AutoConfig, PretrainedConfig
+
+POOLINGS = ("cls", "mean")
+ATTENDS_TO = ("tokens", "cls")
+INTERACTOR_INPUTS = ("tokens+pseudo", "cls+pseudo-mean")
+SLOT_FORMATS = ("mask", "cls-mask-sep")
+MIN_MAX_LENGTH = 8
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "full": dict(
+        interaction=True,
+        reconstructor_attends_to="tokens",
+        interactor_input="tokens+pseudo",
+        slot_format="mask",
+        tie_vocab_head=True,
+    ),
+    "official": dict(
+        interaction=True,
+        reconstructor_attends_to="cls",
+        interactor_input="cls+pseudo-mean",
+        slot_format="cls-mask-sep",
+        tie_vocab_head=False,
+        pooling="cls",
+        normalize=False,
+        tied_encoders=False,
+    ),
+    "de": dict(interaction=False),
+}
+
+
+class I3Config(PretrainedConfig):
+    model_type = "i3"
+
+    def __init__(
+        self,
+        variant: str = "full",
+        backbone: str | None = None,
+        backbone_config: dict | None = None,
+        interaction: bool | None = None,
+        tied_encoders: bool | None = None,
+        pooling: str | None = None,
+        normalize: bool | None = None,
+        score_temperature: float = 1.0,
+        reconstructor_layers: int = 1,
+        num_slots: int = 32,
+        slot_format: str | None = None,
+        reconstructor_attends_to: str | None = None,
+        interactor_layers: int = 1,
+        interactor_input: str | None = None,
+        vocab_head: bool = True,
+        tie_vocab_head: bool | None = None,
+        query_max_length: int = 32,
+        passage_max_length: int = 256,
+        mask_token_id: int | None = None,
+        cls_token_id: int | None = None,
+        sep_token_id: int | None = None,
+        **kwargs,
+    ):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
+        preset = {"interaction": True, "tied_encoders": False, "pooling": "cls", "normalize": False,
+                  **VARIANTS["full"], **VARIANTS[variant]}
+        given = dict(interaction=interaction, tied_encoders=tied_encoders, pooling=pooling, normalize=normalize,
+                     slot_format=slot_format, reconstructor_attends_to=reconstructor_attends_to,
+                     interactor_input=interactor_input, tie_vocab_head=tie_vocab_head)
+        values = {k: (preset[k] if v is None else v) for k, v in given.items()}
+        self.variant = variant
+        self.backbone = backbone
+        self.backbone_config = backbone_config
+        self.interaction = bool(values["interaction"])
+        self.tied_encoders = bool(values["tied_encoders"])
+        self.pooling = values["pooling"]
+        self.normalize = bool(values["normalize"])
+        self.score_temperature = float(score_temperature)
+        self.reconstructor_layers = int(reconstructor_layers)
+        self.num_slots = int(num_slots)
+        self.slot_format = values["slot_format"]
+        self.reconstructor_attends_to = values["reconstructor_attends_to"]
+        self.interactor_layers = int(interactor_layers)
+        self.interactor_input = values["interactor_input"]
+        self.vocab_head = bool(vocab_head)
+        self.tie_vocab_head = bool(values["tie_vocab_head"])
+        self.query_max_length = int(query_max_length)
+        self.passage_max_length = int(passage_max_length)
+        self.mask_token_id = mask_token_id
+        self.cls_token_id = cls_token_id
+        self.sep_token_id = sep_token_id
+        super().__init__(**kwargs)
+        self.validate()
+
+    def validate(self) -> None:
+        def choice(name, allowed):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"I3Config.{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+        choice("pooling", POOLINGS)
+        choice("reconstructor_attends_to", ATTENDS_TO)
+        choice("interactor_input", INTERACTOR_INPUTS)
+        choice("slot_format", SLOT_FORMATS)
+        for name in ("reconstructor_layers", "interactor_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"I3Config.{name} must be at least 1, not {getattr(self, name)}")
+        minimum_slots = 3 if self.slot_format == "cls-mask-sep" else 1
+        if self.num_slots < minimum_slots:
+            raise ValueError(f"I3Config.num_slots must be at least {minimum_slots}, not {self.num_slots}")
+        if self.score_temperature <= 0:
+            raise ValueError(f"I3Config.score_temperature must be positive, not {self.score_temperature}")
+        for name in ("query_max_length", "passage_max_length"):
+            check_max_length(getattr(self, name), f"I3Config.{name}")
+
+    # -- the backbone's own Hugging Face config -------------------------------------------
+    def backbone_hf_config(self) -> PretrainedConfig:
+        if not self.backbone_config:
+            raise ValueError("I3Config.backbone_config is empty: build configs with I3Model.from_backbone")
+        data = dict(self.backbone_config)
+        return AutoConfig.for_model(data.pop("model_type"), **data)
+
+    @property
+    def dim(self) -> int:
+        return int(self.backbone_config["hidden_size"])
+
+    @property
+    def max_positions(self) -> int | None:
+        value = (self.backbone_config or {}).get("max_position_embeddings")
+        return int(value) if value else None
+
+    def slot_token_ids(self) -> list[int]:
+        """Input ids of the reconstructor's query slots."""
+        if self.mask_token_id is None:
+            raise ValueError("I3Config.mask_token_id is not set: the tokenizer has no mask token")
+        m = self.num_slots
+        if self.slot_format == "mask":
+            return [self.mask_token_id] * m
+        return [self.cls_token_id] + [self.mask_token_id] * (m - 2) + [self.sep_token_id]
+
+
+def check_max_length(value, what: str = "max_length") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}")
+    if value < MIN_MAX_LENGTH:
+        raise ValueError(f"{what}={value} is too small: it must be at least {MIN_MAX_LENGTH} tokens")
+    return value
+
+
+def read_config_json(path: str | os.PathLike) -> dict | None:
+    """The parsed ``config.json`` of a directory, or None if there is none."""
+    file = Path(path) / "config.json"
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{file}: not a readable JSON config ({exc})") from None
+
+
+def is_i3_model_dir(path: str | os.PathLike) -> bool:
+    try:
+        data = read_config_json(path) if Path(path).is_dir() else None
+    except ValueError:
+        return False
+    return bool(data) and data.get("model_type") == I3Config.model_type
+
+
+AutoConfig.register(I3Config.model_type, I3Config, exist_ok=True)

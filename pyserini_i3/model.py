@@ -1,0 +1,449 @@
+"""The I^3 retriever: a dual encoder whose passage side is query-aware.
+
+    q   = pool(E_q(query))
+    H_p = E_p(passage);  p = pool(H_p)
+    Q~  = R(slots | H_p or p)                  (pseudo-query, m x d)
+    v_p = I([p ; H_p[1:] ; Q~])[0]             ("full")
+        = I([p ; mean(Q~)])[0]                 ("official")
+    s(q, p) = q . v_p   (optionally L2-normalised, divided by a temperature)
+
+With ``config.interaction = False`` (the DE ablation) ``v_p = p``.  Everything
+after E_p depends on the passage only, so ``v_p`` is computed once at indexing
+time and search is one dot product.  See ``pyserini_i3/config.py`` for the options.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pyserini_i3.backbone import DEFAULT_BACKBONE, resolve_model_path, sentence_transformer_hints
+from pyserini_i3.config import I3Config, check_max_length, read_config_json
+from pyserini_i3.heads import Interactor, Reconstructor, VocabHead, init_like_bert
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_NAME = "model.safetensors"
+IGNORE_INDEX = -100
+
+
+@dataclass
+class I3Output:
+    """What a training forward returns: the loss and its parts (plain floats are 0)."""
+
+    loss: torch.Tensor
+    contrastive_loss: torch.Tensor
+    reconstruction_loss: torch.Tensor
+    distillation_loss: torch.Tensor
+    scores: torch.Tensor  # [queries, passages in the (gathered) batch]
+
+    def components(self) -> dict[str, float]:
+        return {
+            "loss": float(self.loss),
+            "contrastive": float(self.contrastive_loss),
+            "reconstruction": float(self.reconstruction_loss),
+            "distillation": float(self.distillation_loss),
+        }
+
+
+def _auto_model(config, **kwargs):
+    from transformers import AutoModel
+
+    try:
+        return AutoModel.from_config(config, add_pooling_layer=False, **kwargs)
+    except TypeError:  # architectures without a pooler
+        return AutoModel.from_config(config, **kwargs)
+
+
+class _quiet_transformers:
+    """Silence transformers' load report and progress bars (a pooler we drop is expected)."""
+
+    def __enter__(self):
+        from transformers.utils import logging as hf_logging
+
+        self._logging = hf_logging
+        self._level = hf_logging.get_verbosity()
+        self._bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+    def __exit__(self, *exc):
+        self._logging.set_verbosity(self._level)
+        if self._bars:
+            self._logging.enable_progress_bar()
+
+
+def _pretrained_encoder(path):
+    from transformers import AutoModel
+
+    with _quiet_transformers():
+        try:
+            return AutoModel.from_pretrained(path, add_pooling_layer=False)
+        except TypeError:
+            return AutoModel.from_pretrained(path)
+
+
+def check_texts(texts, what: str) -> list[str]:
+    """A non-empty list of strings (empty strings allowed), or a one-line error."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        raise TypeError(f"{what} must be a list of strings, not {type(texts).__name__}")
+    if len(texts) == 0:
+        raise ValueError(f"{what} is an empty list: nothing to encode")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] is {type(text).__name__}, not str")
+    return list(texts)
+
+
+class I3Model(nn.Module):
+    def __init__(self, config: I3Config, tokenizer=None):
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        bb = config.backbone_hf_config()
+        self.passage_encoder = _auto_model(bb)
+        if not config.tied_encoders:
+            self.query_encoder = _auto_model(bb)
+        if config.interaction:
+            self.reconstructor = Reconstructor(bb, config.reconstructor_layers)
+            self.interactor = Interactor(bb, config.interactor_layers)
+            self.vocab_head = VocabHead(bb, tied=config.tie_vocab_head) if config.vocab_head else None
+            self.register_buffer("slot_ids", torch.tensor(config.slot_token_ids()), persistent=False)
+            std = getattr(bb, "initializer_range", 0.02)
+            for module in (self.reconstructor, self.interactor, self.vocab_head):
+                if module is not None:
+                    init_like_bert(module, std)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_backbone(cls, backbone: str = DEFAULT_BACKBONE, **overrides) -> "I3Model":
+        """A new (untrained) I^3 on a Hugging Face encoder, by local path or hub id.
+
+        Pooling, normalisation and passage length default to what a
+        sentence-transformers directory declares (all-MiniLM-L6-v2: mean, L2, 256).
+        """
+        from transformers import AutoConfig, AutoTokenizer
+
+        path = resolve_model_path(backbone)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        hints = sentence_transformer_hints(path)
+        bb = AutoConfig.from_pretrained(path)
+        defaults: dict = {}
+        if hints.pooling:
+            defaults["pooling"] = hints.pooling
+        if hints.normalize:
+            defaults.update(normalize=True, score_temperature=0.05)  # sentence-transformers' MNRL scale 20
+        if hints.max_seq_length:
+            defaults["passage_max_length"] = int(hints.max_seq_length)
+        variant = overrides.pop("variant", "full")
+        if variant == "official":  # the released code's settings win over the hints
+            defaults = {}
+        bb_dict = bb.to_dict()
+        for key in ("architectures", "transformers_version", "_name_or_path", "torch_dtype", "dtype"):
+            bb_dict.pop(key, None)
+        config = I3Config(
+            variant=variant,
+            backbone=backbone,
+            backbone_config=bb_dict,
+            mask_token_id=tokenizer.mask_token_id,
+            cls_token_id=tokenizer.cls_token_id,
+            sep_token_id=tokenizer.sep_token_id,
+            **{**defaults, **overrides},
+        )
+        model = cls(config, tokenizer)
+        encoder = _pretrained_encoder(path)
+        model.passage_encoder.load_state_dict(encoder.state_dict())
+        if not config.tied_encoders:
+            model.query_encoder.load_state_dict(encoder.state_dict())
+        return model.eval()
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | os.PathLike, device: str | torch.device | None = None) -> "I3Model":
+        """Load an I^3 model directory (config.json, model.safetensors, tokenizer)."""
+        from safetensors.torch import load_file
+        from transformers import AutoTokenizer
+
+        path = Path(model_dir).expanduser()
+        if not path.is_dir():
+            path = resolve_model_path(str(model_dir))  # a hub id of an I^3 model
+        data = read_config_json(path)
+        if data is None:
+            raise ValueError(f"{model_dir}: not an I^3 model directory (no config.json)")
+        if data.get("model_type") != I3Config.model_type:
+            raise ValueError(
+                f"{model_dir}: config.json has model_type {data.get('model_type')!r}, not 'i3': not an I^3 model "
+                "(start one from a plain encoder with I3Model.from_backbone)"
+            )
+        weights = path / WEIGHTS_NAME
+        if not weights.is_file():
+            raise ValueError(f"{model_dir}: no {WEIGHTS_NAME} next to config.json")
+        try:
+            config = I3Config.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{model_dir}/config.json: {exc}") from None
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = cls(config, tokenizer)
+        model.load_weights(load_file(str(weights)), source=str(weights))
+        model.eval()
+        return model.to(device) if device is not None else model
+
+    def load_weights(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:
+        """Strict load with a one-line message naming what does not match the config."""
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong = [
+            f"{k}: {list(state[k].shape)} vs {list(own[k].shape)}"
+            for k in sorted(set(own) & set(state))
+            if state[k].shape != own[k].shape
+        ]
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if wrong:
+            problems.append(f"{len(wrong)} with a different shape (e.g. {wrong[0]}, file vs config)")
+        if problems:
+            raise ValueError(f"{source}: weights do not match config.json: " + "; ".join(problems))
+        self.load_state_dict(state, strict=True)
+
+    def save_pretrained(self, model_dir: str | os.PathLike) -> Path:
+        """Write config.json, model.safetensors and the tokenizer; files land whole or not at all."""
+        from safetensors.torch import save_file
+
+        target = Path(model_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.tmp-") as tmp:
+            tmp_path = Path(tmp)
+            self.config.save_pretrained(tmp_path)
+            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+            save_file(state, str(tmp_path / WEIGHTS_NAME), metadata={"format": "pt"})
+            if self.tokenizer is not None:
+                self.tokenizer.save_pretrained(tmp_path)
+            target.mkdir(exist_ok=True)
+            for file in tmp_path.iterdir():
+                os.replace(file, target / file.name)
+        return target
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    def query_model(self) -> nn.Module:
+        return self.passage_encoder if self.config.tied_encoders else self.query_encoder
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.config.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+    def _finish(self, vectors: torch.Tensor) -> torch.Tensor:
+        return F.normalize(vectors, dim=-1) if self.config.normalize else vectors
+
+    def query_vectors(self, inputs: dict) -> torch.Tensor:
+        """[B, d] query vectors from tokenised queries. Never touches R or I."""
+        hidden = self.query_model()(**inputs).last_hidden_state
+        return self._finish(self._pool(hidden, inputs["attention_mask"]))
+
+    def _slots(self, batch: int) -> torch.Tensor:
+        ids = self.slot_ids.unsqueeze(0).expand(batch, -1)
+        embeddings = getattr(self.passage_encoder, "embeddings", None)
+        if embeddings is not None:  # word + position (+ type) embeddings, LayerNorm: the BERT way
+            return embeddings(input_ids=ids)
+        return self.passage_encoder.get_input_embeddings()(ids)
+
+    def passage_vectors(self, inputs: dict, return_pseudo_query: bool = False):
+        """[B, d] passage vectors (and, if asked, the pseudo-query states [B, m, d])."""
+        mask = inputs["attention_mask"]
+        hidden = self.passage_encoder(**inputs).last_hidden_state
+        pooled = self._pool(hidden, mask)
+        pseudo = None
+        if self.config.interaction:
+            padding = mask == 0
+            if self.config.reconstructor_attends_to == "tokens":
+                memory, memory_padding = hidden, padding
+            else:
+                memory, memory_padding = pooled.unsqueeze(1), None
+            pseudo = self.reconstructor(self._slots(hidden.size(0)).to(hidden.dtype), memory, memory_padding)
+            if self.config.interactor_input == "tokens+pseudo":
+                sequence = torch.cat([pooled.unsqueeze(1), hidden[:, 1:], pseudo], dim=1)
+                no_pad = padding.new_zeros(padding.size(0), 1)
+                slots_pad = padding.new_zeros(padding.size(0), pseudo.size(1))
+                seq_padding = torch.cat([no_pad, padding[:, 1:], slots_pad], dim=1)
+            else:
+                sequence = torch.stack([pooled, pseudo.mean(dim=1)], dim=1)
+                seq_padding = None
+            vectors = self.interactor(sequence, seq_padding)
+        else:
+            vectors = pooled
+        vectors = self._finish(vectors)
+        return (vectors, pseudo) if return_pseudo_query else vectors
+
+    def reconstruction_logits(self, pseudo: torch.Tensor) -> torch.Tensor:
+        if self.vocab_head is None:
+            raise ValueError("this I^3 model has no vocabulary head (config.vocab_head is false)")
+        tied = self.passage_encoder.get_input_embeddings().weight if self.config.tie_vocab_head else None
+        return self.vocab_head(pseudo, tied)
+
+    # ------------------------------------------------------------------ tokenisation
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError("this I3Model has no tokenizer: load it with from_pretrained or from_backbone")
+        return self.tokenizer
+
+    def join_title(self, text: str, title: str | None) -> str:
+        """``title [SEP] text`` (the authors' format); the text alone when there is no title."""
+        if not title:
+            return text
+        return f"{title} {self._require_tokenizer().sep_token} {text}"
+
+    def tokenize(self, texts: list[str], max_length: int) -> dict:
+        return dict(self._require_tokenizer()(
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ))
+
+    def reconstruction_labels(self, targets: Sequence[str | None]) -> torch.Tensor:
+        """[n, m] target token ids, slot-aligned, IGNORE_INDEX for padding and for ``None`` targets."""
+        m = self.config.num_slots
+        labels = torch.full((len(targets), m), IGNORE_INDEX, dtype=torch.long)
+        present = [i for i, t in enumerate(targets) if t]
+        if present:
+            tok = self._require_tokenizer()(
+                [targets[i] for i in present], add_special_tokens=False, truncation=True,
+                max_length=m, padding="max_length", return_tensors="pt",
+            )
+            ids = tok["input_ids"].masked_fill(tok["attention_mask"] == 0, IGNORE_INDEX)
+            labels[present] = ids
+        return labels
+
+    # ------------------------------------------------------------------ inference API
+    def _length(self, max_length: int | None, default: int) -> int:
+        length = check_max_length(default if max_length is None else max_length)
+        limit = self.config.max_positions
+        if limit and length > limit:
+            raise ValueError(f"max_length={length} exceeds the backbone's {limit} positions")
+        return length
+
+    @torch.inference_mode()
+    def _encode(self, texts: list[str], max_length: int, batch_size: int, fn: Callable,
+                show_progress: bool, desc: str) -> np.ndarray:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        tokenizer = self._require_tokenizer()
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # length-sorted: little padding
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        device = self.device
+        autocast = _autocast(device)
+        starts = range(0, len(order), batch_size)
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=desc, unit="batch")
+        for start in starts:
+            idx = order[start:start + batch_size]
+            features = [{k: encoded[k][i] for k in encoded.keys()} for i in idx]
+            batch = tokenizer.pad(features, padding=True, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with autocast:
+                vectors = fn(batch)
+            out[idx] = vectors.float().cpu().numpy()
+        return out
+
+    def encode_queries(self, queries: Sequence[str], batch_size: int = 64, max_length: int | None = None,
+                       show_progress: bool = False) -> np.ndarray:
+        """float32 [n, d] query vectors."""
+        queries = check_texts(queries, "queries")
+        length = self._length(max_length, self.config.query_max_length)
+        return self._encode(queries, length, batch_size, self.query_vectors, show_progress, "queries")
+
+    def encode_passages(self, texts: Sequence[str], titles: Sequence[str | None] | None = None,
+                        batch_size: int = 32, max_length: int | None = None,
+                        show_progress: bool = False) -> np.ndarray:
+        """float32 [n, d] query-aware passage vectors (``title [SEP] text`` when titles are given)."""
+        texts = check_texts(texts, "texts")
+        if titles is not None:
+            if isinstance(titles, (str, bytes)) or len(titles) != len(texts):
+                raise ValueError(f"titles must be a list as long as texts ({len(texts)})")
+            for i, title in enumerate(titles):
+                if title is not None and not isinstance(title, str):
+                    raise TypeError(f"titles[{i}] is {type(title).__name__}, not str")
+            texts = [self.join_title(t, title) for t, title in zip(texts, titles)]
+        length = self._length(max_length, self.config.passage_max_length)
+        return self._encode(texts, length, batch_size, self.passage_vectors, show_progress, "passages")
+
+    # ------------------------------------------------------------------ training
+    def forward(
+        self,
+        query_inputs: dict,
+        passage_inputs: dict,
+        reconstruction_labels: torch.Tensor | None = None,
+        teacher_scores: torch.Tensor | None = None,
+        reconstruction_weight: float = 1.0,
+        distillation_weight: float = 1.0,
+        gather: Callable[[torch.Tensor], tuple[torch.Tensor, int]] | None = None,
+    ) -> I3Output:
+        """Loss on a batch of B queries with G passages each (positive first, then negatives).
+
+        ``passage_inputs`` holds B*G passages grouped by query.  ``reconstruction_labels``
+        [B*G, m] (IGNORE_INDEX where there is no target), ``teacher_scores`` [B, G].
+        ``gather`` (multi-process training) maps a local tensor to (the tensor gathered
+        from all processes, this process's offset in it) so that every process scores
+        its queries against all passages.
+        """
+        q = self.query_vectors(query_inputs)
+        v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True)
+        n_q, n_p = q.size(0), v.size(0)
+        if n_p % n_q:
+            raise ValueError(f"{n_p} passages for {n_q} queries: expected the same number per query")
+        group = n_p // n_q
+        all_v, q_offset = (v, 0) if gather is None else gather(v)
+        scores = q @ all_v.T / self.config.score_temperature
+        target = (torch.arange(n_q, device=q.device) + q_offset) * group
+        contrastive = F.cross_entropy(scores, target)
+        loss = contrastive
+        zero = contrastive.new_zeros(())
+
+        reconstruction = zero
+        if reconstruction_labels is not None and pseudo is not None and self.vocab_head is not None:
+            labels = reconstruction_labels.to(q.device)
+            rows = (labels != IGNORE_INDEX).any(dim=1)
+            if rows.any():
+                logits = self.reconstruction_logits(pseudo[rows])
+                reconstruction = F.cross_entropy(
+                    logits.reshape(-1, logits.size(-1)).float(), labels[rows].reshape(-1), ignore_index=IGNORE_INDEX
+                )
+                loss = loss + reconstruction_weight * reconstruction
+
+        distillation = zero
+        if teacher_scores is not None:
+            own = (q.unsqueeze(1) * v.view(n_q, group, -1)).sum(-1) / self.config.score_temperature
+            teacher = teacher_scores.to(q.device, own.dtype).view(n_q, group)
+            distillation = F.kl_div(F.log_softmax(own, -1), F.log_softmax(teacher, -1),
+                                    reduction="batchmean", log_target=True)
+            loss = loss + distillation_weight * distillation
+        return I3Output(loss, contrastive, reconstruction, distillation, scores)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, enabled=False)
