@@ -10,6 +10,7 @@ import sys
 
 COMMANDS = {
     "install-hook": ("pyserini_i3.cli.install_hook", "register the plugin with Pyserini (writes pyserini_i3.pth)"),
+    "prepare": ("pyserini_i3.cli.prepare", "build a Tevatron-style training file with BM25/dense hard negatives"),
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
 }
 

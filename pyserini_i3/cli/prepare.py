@@ -1,0 +1,297 @@
+"""``python -m pyserini_i3 prepare``: build a Tevatron-shaped training file with mined hard negatives.
+
+Reads a collection, queries and qrels (BEIR layout or MS MARCO TSVs), keeps every
+judged-positive passage found in the collection, mines hard negatives with BM25
+through Pyserini (or from a FAISS index of a dense model), attaches optional
+teacher scores and pseudo-queries, and writes one JSON object per query.
+
+Skipped input (malformed lines, ids the other files do not know, queries left
+without a positive) is counted and reported in one summary line on stderr.  The
+output file appears only when everything succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyserini_i3.data import (
+    DUPLICATE,
+    FORMATS,
+    MALFORMED,
+    Doc,
+    Passage,
+    Problems,
+    TrainingExample,
+    atomic_output,
+    natural_key,
+    positives,
+    read_collection,
+    read_pseudo_queries,
+    read_qrels,
+    read_queries,
+    read_teacher_scores,
+)
+from pyserini_i3.mining import BM25Miner, DenseMiner, Miner, build_bm25_index, load_query_encoder, query_rng, select_negatives
+
+PROG = "python -m pyserini_i3 prepare"
+
+# problem kinds counted by prepare, besides the readers' MALFORMED and DUPLICATE
+NOT_IN_QUERIES = "not in queries file"
+UNKNOWN_DOCIDS = "unknown docids in qrels"
+NO_POSITIVE = "without positives"
+SHORT = "short of negatives"
+OUTSIDE = "hits outside the collection"
+NO_TEACHER = "passages without teacher score"
+
+
+@dataclass
+class PrepareConfig:
+    collection: Path
+    queries: Path
+    qrels: Path
+    output: Path
+    format: str = "auto"
+    bm25_index: Path | None = None
+    dense_index: Path | None = None
+    dense_encoder: str | None = None
+    dense_encoder_type: str = "i3"
+    depth: int = 100
+    negatives: int = 15
+    teacher_scores: Path | None = None
+    pseudo_queries: Path | None = None
+    seed: int = 42
+    threads: int = 2
+    bm25_k1: float = 0.9
+    bm25_b: float = 0.4
+    batch_size: int = 1000  # queries per search call
+
+    def check(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+        if self.depth < 1 or self.negatives < 0 or self.threads < 1 or self.batch_size < 1:
+            raise ValueError("--depth and --threads must be >= 1 and --negatives >= 0")
+        if self.negatives > self.depth:
+            raise ValueError(f"--negatives {self.negatives} cannot be drawn from --depth {self.depth}")
+        if self.dense_index and self.bm25_index:
+            raise ValueError("give --bm25-index or --dense-index, not both")
+        if bool(self.dense_index) != bool(self.dense_encoder):
+            raise ValueError("--dense-index and --dense-encoder go together")
+
+
+@dataclass
+class Inputs:
+    docs: dict[str, Doc]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+    teacher: dict[str, dict[str, float]] | None = None
+    pseudo: dict[str, str] | None = None
+
+
+@dataclass
+class PrepareResult:
+    output: Path
+    negatives_wanted: int
+    problems: Problems = field(default_factory=Problems)
+    written: int = 0
+    positives: int = 0
+    negatives: int = 0
+    with_pseudo: int = 0
+    seconds: float = 0.0
+    extras: tuple[str, ...] = ()
+
+    def summary_line(self) -> str:
+        p = self.problems
+        parts = [
+            f"prepare: {self.written} queries written ({self.positives} positives, {self.negatives} negatives)",
+            p.describe(NO_POSITIVE),
+            p.describe(NOT_IN_QUERIES),
+            p.describe(UNKNOWN_DOCIDS),
+            p.describe(MALFORMED),
+            p.describe(DUPLICATE),
+            p.describe(SHORT, f"with fewer than {self.negatives_wanted} negatives"),
+        ]
+        parts += [p.describe(OUTSIDE)] if p.count(OUTSIDE) else []
+        parts += [p.describe(NO_TEACHER)] if "teacher" in self.extras else []
+        parts += [f"{self.with_pseudo} passages with a pseudo-query"] if "pseudo" in self.extras else []
+        return ", ".join(parts) + f"; {self.output.name} in {self.seconds:.1f}s"
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def load_inputs(cfg: PrepareConfig, problems: Problems) -> Inputs:
+    docs = read_collection(cfg.collection, cfg.format, problems, desc="collection")
+    queries = read_queries(cfg.queries, cfg.format, problems)
+    qrels = read_qrels(cfg.qrels, problems)
+    return Inputs(docs, queries, qrels)
+
+
+def select_queries(inputs: Inputs, problems: Problems) -> list[tuple[str, list[str]]]:
+    """``(qid, positives in the collection)`` for each usable query of the qrels, sorted by qid."""
+    selected = []
+    for qid in sorted(inputs.qrels, key=natural_key):
+        if qid not in inputs.queries:
+            problems.add(NOT_IN_QUERIES, f"qid {qid}")
+            continue
+        found = []
+        for docid in positives(inputs.qrels[qid]):
+            if docid in inputs.docs:
+                found.append(docid)
+            else:
+                problems.add(UNKNOWN_DOCIDS, f"qid {qid} docid {docid}")
+        if found:
+            selected.append((qid, found))
+        else:
+            problems.add(NO_POSITIVE, f"qid {qid}")
+    return selected
+
+
+def load_extras(cfg: PrepareConfig, inputs: Inputs, qids: set[str], problems: Problems) -> None:
+    if cfg.teacher_scores:
+        inputs.teacher = read_teacher_scores(cfg.teacher_scores, problems, qids)
+    if cfg.pseudo_queries:
+        inputs.pseudo = read_pseudo_queries(cfg.pseudo_queries, problems)
+
+
+def open_miner(cfg: PrepareConfig, docs: dict[str, Doc], stack: contextlib.ExitStack) -> Miner | None:
+    """The miner the options ask for; a BM25 index built here lives in a temporary directory."""
+    if cfg.negatives == 0:
+        return None
+    if cfg.dense_index:
+        return DenseMiner(cfg.dense_index, load_query_encoder(cfg.dense_encoder, cfg.dense_encoder_type), cfg.threads)
+    index = cfg.bm25_index
+    if index is None:
+        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyserini-i3-bm25-")))
+        index = build_bm25_index(docs, work_dir, cfg.threads)
+    return BM25Miner(index, cfg.threads, cfg.bm25_k1, cfg.bm25_b)
+
+
+def make_passage(qid: str, docid: str, inputs: Inputs, result: PrepareResult) -> Passage:
+    doc = inputs.docs[docid]
+    score = pseudo = None
+    if inputs.teacher is not None:
+        score = inputs.teacher.get(qid, {}).get(docid)
+        if score is None:
+            result.problems.add(NO_TEACHER, f"qid {qid} docid {docid}")
+    if inputs.pseudo is not None:
+        pseudo = inputs.pseudo.get(docid)
+        result.with_pseudo += pseudo is not None
+    return Passage(docid, doc.title, doc.text, score, pseudo)
+
+
+def make_example(cfg: PrepareConfig, qid: str, pos: list[str], ranked: list[str], inputs: Inputs, result: PrepareResult) -> TrainingExample:
+    exclude = {d for d, rel in inputs.qrels[qid].items() if rel > 0}
+    negs, outside = select_negatives(ranked[: cfg.depth], exclude, cfg.negatives, query_rng(cfg.seed, qid), inputs.docs)
+    if outside:
+        result.problems.add(OUTSIDE, f"qid {qid}", outside)
+    if len(negs) < cfg.negatives:
+        result.problems.add(SHORT, f"qid {qid}")
+    result.positives += len(pos)
+    result.negatives += len(negs)
+    return TrainingExample(
+        qid,
+        inputs.queries[qid],
+        [make_passage(qid, d, inputs, result) for d in pos],
+        [make_passage(qid, d, inputs, result) for d in negs],
+    )
+
+
+def write_examples(cfg: PrepareConfig, selected, inputs: Inputs, miner: Miner | None, result: PrepareResult) -> None:
+    """Search in batches and write each example as it is made (memory stays flat)."""
+    from tqdm import tqdm
+
+    with atomic_output(cfg.output) as out, tqdm(total=len(selected), desc="negatives", unit="q", disable=None, leave=False) as bar:
+        for start in range(0, len(selected), cfg.batch_size):
+            batch = selected[start : start + cfg.batch_size]
+            ranked = miner.search([(q, inputs.queries[q]) for q, _ in batch], cfg.depth) if miner else {}
+            for qid, pos in batch:
+                out.write(make_example(cfg, qid, pos, ranked.get(qid, []), inputs, result).to_line())
+                result.written += 1
+            bar.update(len(batch))
+
+
+def prepare(cfg: PrepareConfig, miner: Miner | None = None) -> PrepareResult:
+    """Run the whole preparation; ``miner`` overrides the one the options would open.
+
+    Raises OSError, ValueError or RuntimeError on failure, leaving no output file.
+    """
+    cfg.check()
+    start = time.perf_counter()
+    extras = ("teacher",) * bool(cfg.teacher_scores) + ("pseudo",) * bool(cfg.pseudo_queries)
+    result = PrepareResult(Path(cfg.output), cfg.negatives, extras=extras)
+    inputs = load_inputs(cfg, result.problems)
+    selected = select_queries(inputs, result.problems)
+    if not selected:
+        raise ValueError("no training examples: " + result.summary_line())
+    load_extras(cfg, inputs, {q for q, _ in selected}, result.problems)
+    with contextlib.ExitStack() as stack:
+        if miner is None:
+            miner = open_miner(cfg, inputs.docs, stack)
+        write_examples(cfg, selected, inputs, miner if cfg.negatives else None, result)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = parser.add_argument_group("input")
+    src.add_argument("--beir-dir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")
+    src.add_argument("--split", default="train", help="qrels split with --beir-dir (default: train)")
+    src.add_argument("--collection", type=Path, help="corpus.jsonl or collection.tsv (pid<TAB>text or pid<TAB>title<TAB>text)")
+    src.add_argument("--queries", type=Path, help="queries.jsonl or queries.tsv (qid<TAB>text)")
+    src.add_argument("--qrels", type=Path, help="qrels: BEIR tsv, TREC 'qid 0 docid rel' or 'qid docid'")
+    src.add_argument("--format", choices=FORMATS, default="auto", help="collection and queries format (default: auto)")
+    src.add_argument("--output", type=Path, required=True, help="training file to write (Tevatron JSONL)")
+    mine = parser.add_argument_group("hard negatives")
+    mine.add_argument("--bm25-index", type=Path, help="an existing Lucene index (default: build one from the collection)")
+    mine.add_argument("--dense-index", type=Path, help="a Pyserini FAISS index folder (index + docid) to mine from instead of BM25")
+    mine.add_argument("--dense-encoder", help="query encoder for --dense-index: an I3 encoder folder, or see --dense-encoder-type")
+    mine.add_argument("--dense-encoder-type", choices=("i3", "pyserini"), default="i3",
+                      help="i3: our I3QueryEncoder; pyserini: let FaissSearcher pick its encoder from the name")
+    mine.add_argument("--depth", type=int, default=100, help="search depth K (default: 100)")
+    mine.add_argument("--negatives", type=int, default=15, help="negatives N drawn from the top K, positives excluded (default: 15; 0: none)")
+    mine.add_argument("--seed", type=int, default=42, help="seed for drawing negatives (default: 42)")
+    mine.add_argument("--threads", type=int, default=2, help="indexing and search threads (default: 2)")
+    mine.add_argument("--bm25-k1", type=float, default=0.9, help="BM25 k1 (default: 0.9, Anserini's)")
+    mine.add_argument("--bm25-b", type=float, default=0.4, help="BM25 b (default: 0.4, Anserini's)")
+    extra = parser.add_argument_group("optional extras")
+    extra.add_argument("--teacher-scores", type=Path, help="qid<TAB>docid<TAB>score or a TREC run: a 'score' per passage")
+    extra.add_argument("--pseudo-queries", type=Path, help="docid<TAB>text: a 'pseudo_query' per passage (reconstruction target)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> PrepareConfig:
+    if args.beir_dir is not None:
+        args.collection = args.collection or args.beir_dir / "corpus.jsonl"
+        args.queries = args.queries or args.beir_dir / "queries.jsonl"
+        args.qrels = args.qrels or args.beir_dir / "qrels" / f"{args.split}.tsv"
+    missing = [f"--{n}" for n in ("collection", "queries", "qrels") if getattr(args, n) is None]
+    if missing:
+        parser.error(f"give --beir-dir or {', '.join(missing)}")
+    names = [f.name for f in PrepareConfig.__dataclass_fields__.values()]
+    return PrepareConfig(**{n: getattr(args, n) for n in names if hasattr(args, n)})
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    cfg = config_from_args(parser.parse_args(argv), parser)
+    try:
+        result = prepare(cfg)
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"prepare: error: {error}; no output written", file=sys.stderr)
+        return 1
+    print(result.summary_line(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
