@@ -256,12 +256,12 @@ def _read_pairs(path, parse, problems: Problems) -> dict[str, str]:
 # --------------------------------------------------------------------------- qrels
 
 
+HEADER_WORDS = {"query-id", "query_id", "qid", "query", "topic"}
+
+
 def _is_header(cols: list[str]) -> bool:
-    try:
-        float(cols[-1])
-    except ValueError:
-        return True
-    return False
+    """BEIR's ``query-id corpus-id score`` (and similar named columns)."""
+    return len(cols) >= 2 and cols[0].lower() in HEADER_WORDS
 
 
 def parse_qrel(cols: list[str]) -> tuple[str, str, int] | None:
@@ -290,7 +290,7 @@ def read_qrels(path, problems: Problems | None = None) -> dict[str, dict[str, in
     first = True
     for where, line in iter_lines(path, problems):
         cols = line.split()
-        if first and len(cols) >= 2 and _is_header(cols):
+        if first and _is_header(cols):
             first = False
             continue
         first = False

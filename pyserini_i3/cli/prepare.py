@@ -114,8 +114,8 @@ class PrepareResult:
             p.describe(UNKNOWN_DOCIDS),
             p.describe(MALFORMED),
             p.describe(DUPLICATE),
-            p.describe(SHORT, f"with fewer than {self.negatives_wanted} negatives"),
         ]
+        parts += [p.describe(SHORT, f"with fewer than {self.negatives_wanted} negatives")] if self.negatives_wanted else []
         parts += [p.describe(OUTSIDE)] if p.count(OUTSIDE) else []
         parts += [p.describe(NO_TEACHER)] if "teacher" in self.extras else []
         parts += [f"{self.with_pseudo} passages with a pseudo-query"] if "pseudo" in self.extras else []
