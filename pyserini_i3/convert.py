@@ -42,12 +42,23 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except FileNotFoundError:
         raise ValueError(f"{path}: no such checkpoint file") from None
     except Exception as exc:  # pickle errors, zip errors, ...
-        raise ValueError(f"{path}: not a torch state dict ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{path}: not a torch state dict ({type(exc).__name__}: {_one_line(exc)})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: not a torch state dict of tensors")
     return state
+
+
+def _one_line(exc: Exception, limit: int = 200) -> str:
+    """The gist of an exception in one line (torch.load's weights-only errors span many)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    gist = lines[0] if lines else ""
+    return gist if len(gist) <= limit else gist[:limit - 3] + "..."
 
 
 def _bert_layer(src: dict[str, torch.Tensor], prefix: str, dst_prefix: str, decoder: bool) -> dict:
