@@ -11,7 +11,9 @@ import sys
 COMMANDS = {
     "install-hook": ("pyserini_i3.cli.install_hook", "register the plugin with Pyserini (writes pyserini_i3.pth)"),
     "prepare": ("pyserini_i3.cli.prepare", "build a Tevatron-style training file with BM25/dense hard negatives"),
+    "train": ("pyserini_i3.cli.train", "train I^3 or the DE ablation on a prepared training file"),
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
+    "topics": ("pyserini_i3.cli.topics", "install official topics/qrels where Anserini looks (offline --topics)"),
 }
 
 

@@ -48,10 +48,10 @@ class I3Output:
 
     def components(self) -> dict[str, float]:
         return {
-            "loss": float(self.loss),
-            "contrastive": float(self.contrastive_loss),
-            "reconstruction": float(self.reconstruction_loss),
-            "distillation": float(self.distillation_loss),
+            "loss": self.loss.item(),
+            "contrastive": self.contrastive_loss.item(),
+            "reconstruction": self.reconstruction_loss.item(),
+            "distillation": self.distillation_loss.item(),
         }
 
 
@@ -398,15 +398,17 @@ class I3Model(nn.Module):
         teacher_scores: torch.Tensor | None = None,
         reconstruction_weight: float = 1.0,
         distillation_weight: float = 1.0,
-        gather: Callable[[torch.Tensor], tuple[torch.Tensor, int]] | None = None,
+        distributed=None,
     ) -> I3Output:
         """Loss on a batch of B queries with G passages each (positive first, then negatives).
 
         ``passage_inputs`` holds B*G passages grouped by query.  ``reconstruction_labels``
         [B*G, m] (IGNORE_INDEX where there is no target), ``teacher_scores`` [B, G].
-        ``gather`` (multi-process training) maps a local tensor to (the tensor gathered
-        from all processes, this process's offset in it) so that every process scores
-        its queries against all passages.
+        ``distributed`` (a :class:`pyserini_i3.distributed.DistributedContext`, for
+        multi-process training) gathers passage vectors from all processes so every
+        query is scored against every passage, and normalises the reconstruction loss
+        by the global token count, so that averaging gradients over processes gives
+        the update of one process on the whole batch.
         """
         q = self.query_vectors(query_inputs)
         v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True)
@@ -414,9 +416,9 @@ class I3Model(nn.Module):
         if n_p % n_q:
             raise ValueError(f"{n_p} passages for {n_q} queries: expected the same number per query")
         group = n_p // n_q
-        all_v, q_offset = (v, 0) if gather is None else gather(v)
+        all_v, offset = (v, 0) if distributed is None else distributed.gather(v)
         scores = q @ all_v.T / self.config.score_temperature
-        target = (torch.arange(n_q, device=q.device) + q_offset) * group
+        target = offset + torch.arange(n_q, device=q.device) * group  # each query's positive
         contrastive = F.cross_entropy(scores, target)
         loss = contrastive
         zero = contrastive.new_zeros(())
@@ -425,11 +427,16 @@ class I3Model(nn.Module):
         if reconstruction_labels is not None and pseudo is not None and self.vocab_head is not None:
             labels = reconstruction_labels.to(q.device)
             rows = (labels != IGNORE_INDEX).any(dim=1)
+            tokens = (labels != IGNORE_INDEX).sum().float()
+            world = 1
+            if distributed is not None and distributed.enabled:
+                tokens, world = distributed.sum(tokens), distributed.world_size
             if rows.any():
                 logits = self.reconstruction_logits(pseudo[rows])
-                reconstruction = F.cross_entropy(
-                    logits.reshape(-1, logits.size(-1)).float(), labels[rows].reshape(-1), ignore_index=IGNORE_INDEX
-                )
+                total = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels[rows].reshape(-1),
+                                        ignore_index=IGNORE_INDEX, reduction="sum")
+                # mean over the tokens of the whole (global) batch; x world undoes the gradient average
+                reconstruction = total * world / tokens.clamp(min=1)
                 loss = loss + reconstruction_weight * reconstruction
 
         distillation = zero
