@@ -18,6 +18,7 @@ encoder (DE) used as the ablation baseline (``variant="de"`` does that).
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -91,21 +92,21 @@ class I3Config(PretrainedConfig):
         self.variant = variant
         self.backbone = backbone
         self.backbone_config = backbone_config
-        self.interaction = bool(values["interaction"])
-        self.tied_encoders = bool(values["tied_encoders"])
+        self.interaction = _as_bool("interaction", values["interaction"])
+        self.tied_encoders = _as_bool("tied_encoders", values["tied_encoders"])
         self.pooling = values["pooling"]
-        self.normalize = bool(values["normalize"])
-        self.score_temperature = float(score_temperature)
-        self.reconstructor_layers = int(reconstructor_layers)
-        self.num_slots = int(num_slots)
+        self.normalize = _as_bool("normalize", values["normalize"])
+        self.score_temperature = _as_float("score_temperature", score_temperature)
+        self.reconstructor_layers = _as_int("reconstructor_layers", reconstructor_layers)
+        self.num_slots = _as_int("num_slots", num_slots)
         self.slot_format = values["slot_format"]
         self.reconstructor_attends_to = values["reconstructor_attends_to"]
-        self.interactor_layers = int(interactor_layers)
+        self.interactor_layers = _as_int("interactor_layers", interactor_layers)
         self.interactor_input = values["interactor_input"]
-        self.vocab_head = bool(vocab_head)
-        self.tie_vocab_head = bool(values["tie_vocab_head"])
-        self.query_max_length = int(query_max_length)
-        self.passage_max_length = int(passage_max_length)
+        self.vocab_head = _as_bool("vocab_head", vocab_head)
+        self.tie_vocab_head = _as_bool("tie_vocab_head", values["tie_vocab_head"])
+        self.query_max_length = _as_int("query_max_length", query_max_length)
+        self.passage_max_length = _as_int("passage_max_length", passage_max_length)
         self.mask_token_id = mask_token_id
         self.cls_token_id = cls_token_id
         self.sep_token_id = sep_token_id
@@ -157,6 +158,26 @@ class I3Config(PretrainedConfig):
         if self.slot_format == "mask":
             return [self.mask_token_id] * m
         return [self.cls_token_id] + [self.mask_token_id] * (m - 2) + [self.sep_token_id]
+
+
+def _as_bool(name: str, value) -> bool:
+    if isinstance(value, bool) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"I3Config.{name} must be true or false, not {value!r}")
+
+
+def _as_int(name: str, value) -> int:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"I3Config.{name} must be an integer, not {value!r}")
+
+
+def _as_float(name: str, value) -> float:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"I3Config.{name} must be a number, not {value!r}")
 
 
 def check_max_length(value, what: str = "max_length") -> int:

