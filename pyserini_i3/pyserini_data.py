@@ -1,0 +1,121 @@
+"""Pyserini-ready copies of the shared test collections (for tests and ``runs/``).
+
+Both builders write, under ``out``:
+
+* ``corpus/corpus.jsonl``: ``{"id", "contents"}`` (+ ``"title"``, ``"text"`` for
+  SciFact), readable by ``pyserini.index.lucene -collection JsonCollection`` and by
+  ``pyserini.encode input --corpus ... --fields title text``;
+* ``topics.tsv`` (``qid<TAB>query``) and ``qrels.txt`` (TREC), restricted to the
+  queries kept.
+
+Nothing is copied into the repository: ``out`` is a scratch directory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+SEED = 13
+
+
+@dataclass(frozen=True)
+class Collection:
+    root: Path
+    corpus: Path          # the directory Pyserini reads
+    topics: Path
+    qrels: Path
+    num_docs: int
+    num_queries: int
+
+
+def shared_root(repo_root: str | Path) -> Path:
+    return (Path(repo_root) / ".." / "shared").resolve()
+
+
+def _write_jsonl(path: Path, rows) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
+
+
+def _read_trec_qrels(path: Path) -> list[tuple[str, str, int]]:
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 4:
+                rows.append((parts[0], parts[2], int(parts[3])))
+    return rows
+
+
+def scifact_subset(data: Path, out: Path, num_queries: int = 50, num_other: int = 1000,
+                   seed: int = SEED) -> Collection:
+    """The first ``num_queries`` SciFact test queries (by id), every passage judged for
+    them, and ``num_other`` other passages drawn with a fixed seed."""
+    data, out = Path(data), Path(out)
+    qrels = []
+    with open(data / "scifact" / "qrels" / "test.tsv") as f:
+        reader = csv.reader(f, delimiter="\t")
+        next(reader)
+        for qid, docid, score in reader:
+            qrels.append((qid, docid, int(score)))
+    qids = sorted({q for q, _, _ in qrels}, key=int)[:num_queries]
+    keep_q = set(qids)
+    qrels = [r for r in qrels if r[0] in keep_q]
+    judged = {d for _, d, _ in qrels}
+    docs = [json.loads(line) for line in open(data / "scifact" / "corpus.jsonl")]
+    others = sorted(d["_id"] for d in docs if d["_id"] not in judged)
+    keep_d = judged | set(random.Random(seed).sample(others, num_other))
+    n_docs = _write_jsonl(out / "corpus" / "corpus.jsonl", (
+        {"id": d["_id"], "title": d["title"], "text": d["text"], "contents": f"{d['title']} {d['text']}".strip()}
+        for d in docs if d["_id"] in keep_d
+    ))
+    queries = {}
+    for line in open(data / "scifact" / "queries.jsonl"):
+        q = json.loads(line)
+        if q["_id"] in keep_q:
+            queries[q["_id"]] = q["text"]
+    (out / "topics.tsv").write_text("".join(f"{q}\t{queries[q]}\n" for q in qids))
+    (out / "qrels.txt").write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in qrels))
+    return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, len(qids))
+
+
+def dl19_pool(data: Path, out: Path, num_queries: int | None = None, num_other: int = 0,
+              seed: int = SEED) -> Collection:
+    """The DL19 passage pool; with ``num_queries``, only the pool passages judged for the
+    first ``num_queries`` topics plus ``num_other`` others (a fast test subset).  The
+    topics and qrels written are always the official 43 queries' (also reachable by the
+    names ``dl19-passage`` once ``pyserini_i3 topics install`` has run)."""
+    data, out = Path(data), Path(out)
+    pool = data / "msmarco-pools" / "dl19"
+    rows = []
+    with open(pool / "collection.tsv", encoding="utf-8") as f:
+        for line in f:
+            pid, _, text = line.rstrip("\n").partition("\t")
+            rows.append((pid, text))
+    if num_queries is not None:
+        judged = _read_trec_qrels(pool / "qrels.with_text.txt")
+        order = []
+        for q, _, _ in judged:
+            if q not in order:
+                order.append(q)
+        keep_q = set(order[:num_queries])
+        keep = {d for q, d, _ in judged if q in keep_q}
+        others = sorted(pid for pid, _ in rows if pid not in keep)
+        keep |= set(random.Random(seed).sample(others, min(num_other, len(others))))
+        rows = [r for r in rows if r[0] in keep]
+    n_docs = _write_jsonl(out / "corpus" / "corpus.jsonl", ({"id": pid, "contents": text} for pid, text in rows))
+    (out / "topics.tsv").write_bytes((pool / "queries.tsv").read_bytes())
+    (out / "qrels.txt").write_bytes((pool / "qrels.txt").read_bytes())
+    n_queries = sum(1 for line in open(out / "topics.tsv") if line.strip())
+    return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, n_queries)
