@@ -126,13 +126,14 @@ class DenseMiner:
 
 
 def load_query_encoder(spec: str, kind: str = "i3"):
-    """The query encoder for ``--dense-encoder``: our I3QueryEncoder, or ``spec`` itself for Pyserini."""
+    """The query encoder for ``--dense-encoder``: our I3QueryEncoder (an I^3 model folder, or
+    ``i3`` for the shipped default), or ``spec`` itself, for FaissSearcher to resolve."""
     if kind == "pyserini":
         return spec
     if kind != "i3":
         raise ValueError(f"unknown dense encoder type {kind!r}; choose i3 or pyserini")
-    _require_dir(spec, "dense encoder")
     try:
+        import pyserini.encode  # noqa: F401  (first: its import hook registers our encoder classes)
         from pyserini_i3.pyserini_encoders import I3QueryEncoder
     except ImportError as error:
         raise RuntimeError(f"the I3 query encoder is not available ({error}); try --dense-encoder-type pyserini") from error

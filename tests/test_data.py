@@ -433,3 +433,26 @@ def test_cli_is_registered():
     from pyserini_i3.__main__ import COMMANDS
 
     assert COMMANDS["prepare"][0] == "pyserini_i3.cli.prepare"
+
+
+def test_dense_options_reach_the_dense_miner(dataset, monkeypatch):
+    made = {}
+
+    class FakeDenseMiner(StubMiner):
+        def __init__(self, index_dir, encoder, threads):
+            made.update(index_dir=index_dir, encoder=encoder, threads=threads)
+            super().__init__(all_docids(dataset))
+
+    monkeypatch.setattr(prep, "DenseMiner", FakeDenseMiner)
+    monkeypatch.setattr(prep, "BM25Miner", None)  # must not be used
+    cfg = config(dataset, dense_index=dataset / "faiss", dense_encoder="some/encoder", dense_encoder_type="pyserini", threads=3)
+    assert prep.prepare(cfg).written == 4
+    assert made == {"index_dir": dataset / "faiss", "encoder": "some/encoder", "threads": 3}
+
+
+def test_load_query_encoder_errors(tmp_path):
+    from pyserini_i3.mining import load_query_encoder
+
+    assert load_query_encoder("castorini/tct_colbert-v2-hnp-msmarco", "pyserini") == "castorini/tct_colbert-v2-hnp-msmarco"
+    with pytest.raises(ValueError, match="unknown dense encoder type"):
+        load_query_encoder(str(tmp_path), "splade")
