@@ -110,19 +110,15 @@ def test_trec_eval_subprocess_uses_the_same_runtime(env, tmp_path):
     assert value == pytest.approx(expected, abs=1e-4)
 
 
-def test_drop_keeps_modules_the_runtime_has(monkeypatch, tmp_path):
-    import jnius_config
-
-    if jnius_config.vm_running:
-        pytest.skip("a JVM already runs in this process")
+def test_drop_keeps_modules_the_runtime_has(env, tmp_path):
     runtime = tmp_path / "jdk"
     runtime.mkdir()
     (runtime / "release").write_text('JAVA_VERSION="25"\nMODULES="java.base jdk.incubator.vector"\n')
-    monkeypatch.setenv("JAVA_HOME", str(runtime))
-    saved = list(jnius_config.get_options())
-    try:
-        jnius_config.set_options("--add-modules=jdk.incubator.vector,jdk.nonexistent", "-Xmx1g")
-        assert java.drop_unsupported_jvm_options() == ["--add-modules=jdk.incubator.vector,jdk.nonexistent"]
-        assert list(jnius_config.get_options()) == ["--add-modules=jdk.incubator.vector", "-Xmx1g"]
-    finally:
-        jnius_config.set_options(*saved)
+    code = (
+        "import json, jnius_config; from pyserini_i3 import java\n"
+        "jnius_config.set_options('--add-modules=jdk.incubator.vector,jdk.nonexistent', '-Xmx1g')\n"
+        "print(json.dumps([java.drop_unsupported_jvm_options(), list(jnius_config.get_options())]))"
+    )
+    dropped, kept = json.loads(run_python(["-c", code], {**env, "JAVA_HOME": str(runtime)}).stdout)
+    assert dropped == ["--add-modules=jdk.incubator.vector,jdk.nonexistent"]
+    assert kept == ["--add-modules=jdk.incubator.vector", "-Xmx1g"]
