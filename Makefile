@@ -7,12 +7,12 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo clean
+.PHONY: venv test test-fast demo bench-scifact clean
 
 venv: $(STAMP)
 
 # torch first, pinned: any other spec pulls several GB of CUDA packages.
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
@@ -28,6 +28,12 @@ test-fast: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m pyserini_i3 --help
+
+# DE vs I^3 on SciFact (train split -> 300 test queries); writes runs/scifact/.
+# Sizing (steps, batch, lengths, seeds) is recorded in runs/scifact/results.json.
+BENCH_ARGS ?=
+bench-scifact: $(STAMP)
+	$(PY) benchmarks/scifact.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

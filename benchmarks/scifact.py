@@ -1,0 +1,361 @@
+"""SciFact benchmark: BM25, zero-shot base, DE vs I^3 fine-tuned (several seeds), hybrid.
+
+Trains on SciFact train (809 queries, BM25 hard negatives from
+``python -m pyserini_i3 prepare``), evaluates on the 300 test queries over all
+5,183 passages, every stage through Pyserini's own commands:
+
+    pyserini.index.lucene / pyserini.search.lucene        BM25
+    pyserini.encode ... --to-faiss / pyserini.search.faiss dense (base, DE, I^3)
+    pyserini.search.hybrid                                 BM25 + best I^3 seed
+    pyserini.eval.trec_eval                                nDCG@10, R@100, MRR@10
+
+and writes ``runs/scifact/``: results.md / results.json (mean and spread over seeds,
+a per-query paired t-test of I^3 against DE), the config of every run, gzipped TREC
+runs of the best seed, and training curves (training_curves.png).
+
+Finished stages are kept in ``--work`` (gitignored), so an interrupted benchmark
+continues where it stopped.  Usage: ``make bench-scifact`` or
+``python benchmarks/scifact.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+METRICS = ("ndcg_cut_10", "recall_100", "recip_rank")  # recip_rank with -M 10 = MRR@10
+LABELS = {"ndcg_cut_10": "nDCG@10", "recall_100": "R@100", "recip_rank": "MRR@10"}
+
+
+# --------------------------------------------------------------------------- plumbing
+def sh(cmd: list[str], log: Path, env: dict | None = None) -> float:
+    """Run a command, append its output to ``log``; returns wall seconds."""
+    start = time.time()
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(map(str, cmd)) + "\n")
+        f.flush()
+        proc = subprocess.run(list(map(str, cmd)), stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, **(env or {})})
+    if proc.returncode:
+        raise SystemExit(f"bench-scifact: command failed (exit {proc.returncode}), see {log}: {' '.join(map(str, cmd))}")
+    return time.time() - start
+
+
+def done(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
+
+
+def write_collection(shared: Path, work: Path) -> dict:
+    """All 5,183 passages (Pyserini JsonCollection + title/text fields) and the test topics/qrels."""
+    out = work / "collection"
+    corpus, topics, qrels = out / "corpus" / "corpus.jsonl", out / "test-topics.tsv", out / "test-qrels.txt"
+    train_topics, train_qrels = out / "train-topics.tsv", out / "train-qrels.txt"
+    if not done(corpus):
+        (out / "corpus").mkdir(parents=True, exist_ok=True)
+        tmp = corpus.with_suffix(".tmp")
+        with open(shared / "scifact" / "corpus.jsonl") as src, open(tmp, "w") as dst:
+            for line in src:
+                d = json.loads(line)
+                dst.write(json.dumps({"id": d["_id"], "title": d["title"], "text": d["text"],
+                                      "contents": f"{d['title']}\n{d['text']}"}) + "\n")
+        tmp.replace(corpus)
+        queries = {}
+        for line in open(shared / "scifact" / "queries.jsonl"):
+            q = json.loads(line)
+            queries[q["_id"]] = q["text"]
+        for split, t_path, q_path in (("test", topics, qrels), ("train", train_topics, train_qrels)):
+            rows = [line.rstrip("\n").split("\t") for line in open(shared / "scifact" / "qrels" / f"{split}.tsv")][1:]
+            qids = sorted({r[0] for r in rows}, key=int)
+            t_path.write_text("".join(f"{q}\t{queries[q]}\n" for q in qids))
+            q_path.write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in rows))
+    return {"corpus": corpus, "topics": topics, "qrels": qrels, "train_topics": train_topics, "train_qrels": train_qrels}
+
+
+def trec_eval(qrels: Path, run: Path, log: Path) -> dict[str, float]:
+    """Pyserini's trec_eval, Pyserini's usual metrics."""
+    scores = {}
+    for args in (["-c", "-m", "ndcg_cut.10", "-m", "recall.100"], ["-c", "-M", "10", "-m", "recip_rank"]):
+        proc = subprocess.run([PY, "-m", "pyserini.eval.trec_eval", *args, str(qrels), str(run)],
+                              capture_output=True, text=True)
+        with open(log, "a") as f:
+            f.write(proc.stdout + proc.stderr)
+        if proc.returncode:
+            raise SystemExit(f"bench-scifact: trec_eval failed on {run}, see {log}")
+        for line in proc.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] == "all" and parts[0] in METRICS:
+                scores[parts[0]] = float(parts[2])
+    return scores
+
+
+def per_query(qrels: Path, run: Path) -> dict[str, float]:
+    """Per-query nDCG@10 (pytrec_eval) for the paired t-test."""
+    import pytrec_eval
+
+    judged: dict[str, dict[str, int]] = {}
+    for line in open(qrels):
+        q, _, d, r = line.split()
+        judged.setdefault(q, {})[d] = int(r)
+    ranked: dict[str, dict[str, float]] = {}
+    for line in open(run):
+        q, _, d, _, s, _ = line.split()
+        ranked.setdefault(q, {})[d] = float(s)
+    result = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"}).evaluate(ranked)
+    return {q: result.get(q, {}).get("ndcg_cut_10", 0.0) for q in judged}
+
+
+# --------------------------------------------------------------------------- stages
+def bm25(col: dict, work: Path, log: Path, topics: Path, name: str) -> tuple[Path, float]:
+    index = work / "bm25-index"
+    if not done(index / "segments_1") and not any(index.glob("segments_*")):
+        shutil.rmtree(index, ignore_errors=True)
+        sh([PY, "-m", "pyserini.index.lucene", "--collection", "JsonCollection", "--input", col["corpus"].parent,
+            "--index", index, "--generator", "DefaultLuceneDocumentGenerator", "--threads", "2", "--storeRaw"], log)
+    run = work / "runs" / f"{name}.trec"
+    seconds = 0.0
+    if not done(run):
+        run.parent.mkdir(parents=True, exist_ok=True)
+        seconds = sh([PY, "-m", "pyserini.search.lucene", "--index", index, "--topics", topics, "--output", run,
+                      "--bm25", "--hits", "1000", "--threads", "2", "--batch-size", "64", "--remove-query"], log)
+    return run, seconds
+
+
+def dense_index(model: Path, col: dict, work: Path, log: Path, args) -> tuple[Path, float]:
+    index = work / "indexes" / model.name
+    seconds = 0.0
+    if not done(index / "index"):
+        shutil.rmtree(index, ignore_errors=True)
+        seconds = sh([PY, "-m", "pyserini.encode",
+                      "input", "--corpus", col["corpus"], "--fields", "title", "text",
+                      "output", "--embeddings", index, "--to-faiss",
+                      "encoder", "--encoder", model, "--fields", "title", "text", "--batch-size", "32",
+                      "--max-length", str(args.eval_passage_length), "--dimension", "384"], log)
+    return index, seconds
+
+
+def dense_run(model: Path, index: Path, topics: Path, work: Path, log: Path, name: str) -> Path:
+    run = work / "runs" / f"{name}.trec"
+    if not done(run):
+        run.parent.mkdir(parents=True, exist_ok=True)
+        sh([PY, "-m", "pyserini.search.faiss", "--index", index, "--topics", topics, "--encoder", model,
+            "--output", run, "--hits", "1000", "--batch-size", "64", "--threads", "2"], log)
+    return run
+
+
+def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, alpha: float, name: str) -> Path:
+    run = work / "runs" / f"{name}.trec"
+    if not done(run):
+        sh([PY, "-m", "pyserini.search.hybrid",
+            "dense", "--index", index, "--encoder", model,
+            "sparse", "--index", work / "bm25-index",
+            "fusion", "--alpha", str(alpha), "--normalization",
+            "run", "--topics", topics, "--output", run, "--hits", "1000", "--batch-size", "64", "--threads", "2"], log)
+    return run
+
+
+def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -> Path:
+    out = work / "models" / f"{kind}-seed{seed}"
+    if not done(out / "model.safetensors"):
+        cmd = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
+               "--base", args.base, "--variant", kind, "--seed", str(seed), "--max-steps", str(args.steps),
+               "--batch-size", str(args.batch_size), "--group-size", str(args.group_size),
+               "--passage-max-length", str(args.train_passage_length), "--query-max-length", "64",
+               "--learning-rate", str(args.lr), "--head-learning-rate", str(args.head_lr),
+               "--rec-weight", str(args.rec_weight), "--save-steps", "25", "--resume", "true", "--progress", "false"]
+        if args.tied:
+            cmd += ["--tied-encoders", "true"]
+        sh(cmd, log)
+    return out
+
+
+def zero_shot(work: Path, args) -> Path:
+    """The base model as an I^3 model directory in DE mode (no training)."""
+    out = work / "models" / "base-zero-shot"
+    if not done(out / "model.safetensors"):
+        from pyserini_i3.model import I3Model
+
+        I3Model.from_backbone(args.base, variant="de", query_max_length=64).save_pretrained(out)
+    return out
+
+
+# --------------------------------------------------------------------------- report
+def summarize(values: list[float]) -> dict:
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
+def paired_t(a: dict[str, float], b: dict[str, float]) -> dict:
+    from scipy import stats
+
+    qids = sorted(a)
+    x, y = [a[q] for q in qids], [b[q] for q in qids]
+    t, p = stats.ttest_rel(x, y)
+    return {"queries": len(qids), "mean_diff": statistics.fmean(x) - statistics.fmean(y), "t": float(t), "p": float(p)}
+
+
+def plot_curves(models: dict[str, Path], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, model in sorted(models.items()):
+        records = [json.loads(line) for line in open(model / "train_log.jsonl")]
+        steps = [r["step"] for r in records]
+        axes[0].plot(steps, [r["contrastive"] for r in records], label=name, alpha=0.8)
+        if any(r["reconstruction"] for r in records):
+            axes[1].plot(steps, [r["reconstruction"] for r in records], label=name, alpha=0.8)
+    axes[0].set(title="contrastive loss", xlabel="step")
+    axes[1].set(title="reconstruction loss (I^3)", xlabel="step")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def write_report(results: dict, out: Path) -> None:
+    rows = ["| system | " + " | ".join(LABELS[m] for m in METRICS) + " | runs |", "|---|---|---|---|---|"]
+    for name, entry in results["systems"].items():
+        cells = []
+        for m in METRICS:
+            s = entry["scores"][m]
+            cells.append(f"{s['mean']:.4f} ± {s['sd']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}")
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {entry['runs']} |")
+    t = results.get("ttest_i3_vs_de")
+    lines = [
+        "# SciFact test (300 queries, 5,183 passages)", "",
+        f"Produced by `{results['command']}` on {results['machine']}, {results['date']}.",
+        "Mean ± sample standard deviation over seeds; metrics from `python -m pyserini.eval.trec_eval`.", "",
+        *rows, "",
+    ]
+    if t:
+        lines += [f"Paired t-test of I^3 against DE on per-query nDCG@10 (each system's per-query mean over seeds): "
+                  f"mean difference {t['mean_diff']:+.4f}, t = {t['t']:.3f}, p = {t['p']:.4g} ({t['queries']} queries).", ""]
+    lines += ["## Sizing", "", "```json", json.dumps(results["sizing"], indent=2), "```", "",
+              "Per-run configs: `configs/`; TREC runs of the best seed: `*.trec.gz`; curves: `training_curves.png`."]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-scifact")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "scifact")
+    parser.add_argument("--base", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--variants", nargs="+", default=["de", "full"], help="de, full, official")
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--group-size", type=int, default=4)
+    parser.add_argument("--train-passage-length", type=int, default=128)
+    parser.add_argument("--eval-passage-length", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=2e-5)
+    parser.add_argument("--head-lr", type=float, default=1e-3)
+    parser.add_argument("--rec-weight", type=float, default=0.1)
+    parser.add_argument("--tied", action="store_true", help="tie query and passage encoders")
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0],
+                        help="hybrid weights tried on the train queries (never on test)")
+    args = parser.parse_args(argv)
+
+    if not (args.shared / "scifact" / "corpus.jsonl").is_file():
+        print(f"bench-scifact: skipped: {args.shared}/scifact not found (the shared data is not beside this checkout)")
+        return 0
+    work, out = args.work, args.out
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "bench.log"
+    col = write_collection(args.shared, work)
+    timings: dict[str, float] = {}
+
+    train_file = work / "scifact-train.jsonl"
+    if not done(train_file):
+        timings["prepare"] = sh([PY, "-m", "pyserini_i3", "prepare", "--beir-dir", args.shared / "scifact",
+                                 "--split", "train", "--output", train_file, "--depth", "100", "--negatives", "15"], log)
+
+    runs: dict[str, list[Path]] = {}
+    models: dict[str, Path] = {}
+    bm25_run, timings["bm25_search"] = bm25(col, work, log, col["topics"], "bm25")
+    runs["BM25 (Pyserini)"] = [bm25_run]
+
+    base = zero_shot(work, args)
+    base_index, timings["encode_base"] = dense_index(base, col, work, log, args)
+    runs["zero-shot base (DE)"] = [dense_run(base, base_index, col["topics"], work, log, "base")]
+
+    names = {"de": "DE fine-tuned", "full": "I^3 full fine-tuned", "official": "I^3 official fine-tuned"}
+    indexes: dict[str, Path] = {}
+    for kind in args.variants:
+        for seed in args.seeds:
+            t0 = time.time()
+            model = train(kind, seed, train_file, work, log, args)
+            timings[f"train_{kind}_seed{seed}"] = time.time() - t0
+            index, timings[f"encode_{kind}_seed{seed}"] = dense_index(model, col, work, log, args)
+            models[model.name], indexes[model.name] = model, index
+            runs.setdefault(names[kind], []).append(dense_run(model, index, col["topics"], work, log, model.name))
+
+    results: dict = {"systems": {}, "command": "python benchmarks/scifact.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch CPU",
+                     "date": time.strftime("%Y-%m-%d"), "sizing": {k: v for k, v in vars(args).items()
+                                                                   if k not in ("shared", "work", "out")},
+                     "timings_s": timings}
+    results["sizing"]["base"] = str(args.base)
+    per_system_queries: dict[str, dict[str, float]] = {}
+    best: dict[str, Path] = {}
+    for name, system_runs in runs.items():
+        scores = [trec_eval(col["qrels"], r, log) for r in system_runs]
+        results["systems"][name] = {"runs": len(system_runs),
+                                    "scores": {m: summarize([s[m] for s in scores]) for m in METRICS},
+                                    "per_seed_ndcg10": [s["ndcg_cut_10"] for s in scores]}
+        best[name] = system_runs[max(range(len(scores)), key=lambda i: scores[i]["ndcg_cut_10"])]
+        pq = [per_query(col["qrels"], r) for r in system_runs]
+        per_system_queries[name] = {q: statistics.fmean(p[q] for p in pq) for q in pq[0]}
+
+    i3_name = next((names[k] for k in ("full", "official") if names[k] in runs), None)
+    if i3_name and "DE fine-tuned" in runs:
+        results["ttest_i3_vs_de"] = paired_t(per_system_queries[i3_name], per_system_queries["DE fine-tuned"])
+
+    if i3_name:  # hybrid BM25 + the best I^3 seed; alpha chosen on the train queries
+        model = work / "models" / best[i3_name].stem
+        bm25_train, _ = bm25(col, work, log, col["train_topics"], "bm25-train")
+        tuning = {}
+        for alpha in args.alphas:
+            run = hybrid_run(model, indexes[model.name], col["train_topics"], work, log, alpha, f"hybrid-train-a{alpha}")
+            tuning[alpha] = trec_eval(col["train_qrels"], run, log)["ndcg_cut_10"]
+        alpha = max(tuning, key=tuning.get)
+        results["hybrid_alpha_on_train"] = {"tried": tuning, "chosen": alpha}
+        hybrid = hybrid_run(model, indexes[model.name], col["topics"], work, log, alpha, "hybrid")
+        name = f"hybrid BM25 + {i3_name} (best seed, alpha {alpha})"
+        runs[name] = [hybrid]
+        s = trec_eval(col["qrels"], hybrid, log)
+        results["systems"][name] = {"runs": 1, "scores": {m: summarize([s[m]]) for m in METRICS}}
+        best[name] = hybrid
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "configs").mkdir(exist_ok=True)
+    for model in models.values():
+        shutil.copy(model / "training_args.json", out / "configs" / f"{model.name}.training_args.json")
+        shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
+    for name, run in best.items():
+        with open(run, "rb") as src, gzip.open(out / f"{run.stem}.trec.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    if models:
+        plot_curves(models, out / "training_curves.png")
+    write_report(results, out)
+    print((out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
