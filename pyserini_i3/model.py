@@ -14,6 +14,7 @@ time and search is one dot product.  See ``pyserini_i3/config.py`` for the optio
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import tempfile
@@ -144,9 +145,18 @@ class I3Model(nn.Module):
             defaults.update(normalize=True, score_temperature=0.05)  # sentence-transformers' MNRL scale 20
         if hints.max_seq_length:
             defaults["passage_max_length"] = int(hints.max_seq_length)
+        known = set(inspect.signature(I3Config.__init__).parameters) - {"self", "kwargs", "backbone",
+                                                                        "backbone_config"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown I3Config option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        positions = getattr(bb, "max_position_embeddings", None)
+        if positions:  # never default to more tokens than the backbone has positions
+            defaults["passage_max_length"] = min(defaults.get("passage_max_length", 256), positions)
+            defaults["query_max_length"] = min(32, positions)
         variant = overrides.pop("variant", "full")
         if variant == "official":  # the released code's settings win over the hints
-            defaults = {}
+            defaults = {k: v for k, v in defaults.items() if k.endswith("max_length")}
         bb_dict = bb.to_dict()
         for key in ("architectures", "transformers_version", "_name_or_path", "torch_dtype", "dtype"):
             bb_dict.pop(key, None)
