@@ -164,8 +164,19 @@ def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, al
     return run
 
 
+TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight", "tied")
+
+
+def train_tag(args) -> str:
+    """Short hash of the training settings: models of other sizings never mix in the cache."""
+    import hashlib
+
+    settings = json.dumps({k: getattr(args, k) for k in TRAIN_KEYS}, sort_keys=True)
+    return hashlib.sha1(settings.encode()).hexdigest()[:8]
+
+
 def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -> Path:
-    out = work / "models" / f"{kind}-seed{seed}"
+    out = work / "models" / f"{kind}-seed{seed}-{train_tag(args)}"
     if not done(out / "model.safetensors"):
         cmd = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
                "--base", args.base, "--variant", kind, "--seed", str(seed), "--max-steps", str(args.steps),
