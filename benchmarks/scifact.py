@@ -139,7 +139,8 @@ def dense_index(model: Path, col: dict, work: Path, log: Path, args) -> tuple[Pa
         seconds = sh([PY, "-m", "pyserini.encode",
                       "input", "--corpus", col["corpus"], "--fields", "title", "text",
                       "output", "--embeddings", index, "--to-faiss",
-                      "encoder", "--encoder", model, "--fields", "title", "text", "--batch-size", "32",
+                      # --add-sep: "title [SEP] text", the join the trainer uses
+                      "encoder", "--encoder", model, "--fields", "title", "text", "--add-sep", "--batch-size", "32",
                       "--max-length", str(args.eval_passage_length), "--dimension", "384"], log)
     return index, seconds
 
