@@ -264,8 +264,16 @@ def _put_first(mapping: dict, key: str, value) -> None:
 
 
 def patch_encode(module) -> None:
-    """After ``pyserini.encode`` loads: ``"i3"`` first in both class maps (mutated in place,
-    since the command modules import the dict objects themselves)."""
+    """After ``pyserini.encode`` loads: register our encoder classes."""
+    pending = sys.modules.get("pyserini_i3.pyserini_encoders")
+    if pending is not None and not hasattr(pending, "I3QueryEncoder"):
+        return  # pyserini_encoders is importing pyserini.encode; it registers itself when done
+    register_encoders(module)
+
+
+def register_encoders(module) -> None:
+    """``"i3"`` first in both class maps of ``pyserini.encode`` (mutated in place, since the
+    command modules import the dict objects themselves).  Idempotent."""
     from pyserini_i3.pyserini_encoders import I3DocumentEncoder, I3QueryEncoder
 
     _put_first(module.document_encoder_class_map, I3_KEY, I3DocumentEncoder)

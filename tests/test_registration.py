@@ -252,3 +252,18 @@ def test_wheel_ships_the_startup_hook(tmp_path):
     run_python(["-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", target, wheel],
                make_minimal_env(tmp_path / "home", tmp_path / "cache"))
     assert (target / "pyserini_i3.pth").read_text() == "import pyserini_i3._hook\n"
+
+
+@pytest.mark.parametrize("first", ["pyserini_i3.pyserini_encoders", "pyserini.search.faiss", "pyserini.encode"])
+def test_registration_holds_whatever_is_imported_first(first, tmp_path):
+    code = (
+        f"import importlib; importlib.import_module({first!r})\n"
+        "from pyserini_i3.pyserini_encoders import I3DocumentEncoder, I3QueryEncoder\n"
+        "import pyserini.encode as enc\n"
+        "from pyserini.search.faiss import FaissSearcher\n"
+        "assert enc.document_encoder_class_map['i3'] is I3DocumentEncoder\n"
+        "assert enc.query_encoder_class_map['i3'] is I3QueryEncoder\n"
+        "print(list(enc.document_encoder_class_map)[0], list(enc.query_encoder_class_map)[0])"
+    )
+    out = run_python(["-c", code], make_minimal_env(tmp_path / "home", tmp_path / "cache")).stdout
+    assert out.split() == ["i3", "i3"]
