@@ -256,7 +256,8 @@ def write_report(results: dict, out: Path) -> None:
         lines += [f"Paired t-test of I^3 against DE on per-query nDCG@10 (each system's per-query mean over seeds): "
                   f"mean difference {t['mean_diff']:+.4f}, t = {t['t']:.3f}, p = {t['p']:.4g} ({t['queries']} queries).", ""]
     lines += ["## Sizing", "", "```json", json.dumps(results["sizing"], indent=2), "```", "",
-              "Per-run configs: `configs/`; TREC runs of the best seed: `*.trec.gz`; curves: `training_curves.png`."]
+              "Per-run configs: `configs/`; TREC runs of the best seed (top 100 per query): `*.top100.trec.gz`; "
+              "curves: `training_curves.png`."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
@@ -359,9 +360,9 @@ def main(argv=None) -> int:
     for model in models.values():
         shutil.copy(model / "training_args.json", out / "configs" / f"{model.name}.training_args.json")
         shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
-    for name, run in best.items():
-        with open(run, "rb") as src, gzip.open(out / f"{run.stem}.trec.gz", "wb") as dst:
-            shutil.copyfileobj(src, dst)
+    for name, run in best.items():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
+        with open(run) as src, gzip.open(out / f"{run.stem}.top100.trec.gz", "wt") as dst:
+            dst.writelines(line for line in src if int(line.split()[3]) <= 100)
     if models:
         plot_curves(models, out / "training_curves.png")
     write_report(results, out)
