@@ -200,16 +200,7 @@ def read_collection(path, fmt: str = "auto", problems: Problems | None = None, d
     """docid -> :class:`Doc`; the first of duplicate ids is kept."""
     problems = problems if problems is not None else Problems()
     parse = parse_beir_doc if _resolve_format(path, fmt) == "beir" else parse_tsv_doc
-    docs: dict[str, Doc] = {}
-    for where, line in iter_lines(path, problems, desc):
-        parsed = parse(line)
-        if parsed is None:
-            problems.add(MALFORMED, where)
-        elif parsed[0] in docs:
-            problems.add(DUPLICATE, where)
-        else:
-            docs[parsed[0]] = parsed[1]
-    return docs
+    return _read_pairs(path, parse, problems, desc)
 
 
 # --------------------------------------------------------------------------- queries
@@ -240,9 +231,10 @@ def read_queries(path, fmt: str = "auto", problems: Problems | None = None) -> d
     return _read_pairs(path, parse, problems)
 
 
-def _read_pairs(path, parse, problems: Problems) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for where, line in iter_lines(path, problems):
+def _read_pairs(path, parse, problems: Problems, desc: str | None = None) -> dict:
+    """id -> parsed value of each line; malformed lines and repeated ids are counted, not kept."""
+    pairs: dict = {}
+    for where, line in iter_lines(path, problems, desc):
         parsed = parse(line)
         if parsed is None:
             problems.add(MALFORMED, where)
