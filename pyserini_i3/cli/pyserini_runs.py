@@ -98,11 +98,14 @@ def write_results(out: Path, name: str, description: str, encoder_note: str, run
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU used (--device cpu)"
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {}
-    for module in ("pyserini", "torch", "transformers", "faiss"):
+    for module, dist in (("pyserini", "pyserini"), ("torch", "torch"), ("transformers", "transformers"),
+                         ("faiss", "faiss-cpu")):
         try:
-            versions[module] = __import__(module).__version__
-        except Exception:
+            versions[module] = version(dist)
+        except PackageNotFoundError:
             versions[module] = "?"
     lines = ["#!/usr/bin/env bash", f"# {name}: {description}",
              "# Run from the collection's scratch directory (corpus/, topics.tsv, qrels.txt),",
