@@ -158,7 +158,7 @@ def faiss_index_dimension(index_dir: str | os.PathLike) -> int | None:
     return dim if dim > 0 else None
 
 
-def _check_dimension(parser, namespace, option: str, actual: int, what: str) -> None:
+def _check_dimension(parser, namespace, actual: int, what: str) -> None:
     given = getattr(namespace, "dimension", None)
     if isinstance(given, DefaultInt) or given is None:
         namespace.dimension = int(actual)
@@ -180,7 +180,7 @@ def _check_namespace(kind: str, parser, namespace) -> None:
     except ValueError as exc:
         parser.error(f"--encoder {namespace.encoder}: {exc}")
     if kind == "encode":
-        _check_dimension(parser, namespace, "--dimension", dim, f"the I^3 encoder {namespace.encoder}")
+        _check_dimension(parser, namespace, dim, f"the I^3 encoder {namespace.encoder}")
     index = getattr(namespace, "index", None)
     if index and os.path.isdir(index):
         stored = faiss_index_dimension(index)
@@ -204,7 +204,7 @@ def _check_merge(parser, namespace) -> None:
     if len(found) > 1:
         parser.error(f"--prefix {prefix}: the shards hold vectors of different dimensions: {dims}")
     if found:
-        _check_dimension(parser, namespace, "--dimension", found.pop(), f"the shards {prefix}0..{shards - 1}")
+        _check_dimension(parser, namespace, found.pop(), f"the shards {prefix}0..{shards - 1}")
 
 
 def install_argparse_patch() -> None:
