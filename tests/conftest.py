@@ -8,8 +8,8 @@ test_topics, test_pyserini_e2e).
   tmp and the real ``~/.cache/pyserini`` is never written.
 * ``minimal_env``: ``env -i PATH=/usr/bin:/bin`` plus only those redirects
   (JAVA_HOME unset), the environment the issue asks the pipeline to work in.
-* ``run_cli``: runs ``python -m ...`` with the venv's interpreter, fails the test with
-  the command's output tail on a non-zero exit.
+* ``run_python`` (imported by the tests): runs ``python ARGS`` with the venv's
+  interpreter, failing the test with the command's output tail on a non-zero exit.
 """
 
 from __future__ import annotations
@@ -87,8 +87,3 @@ def run_python(args, env, cwd=None, check=True, timeout=900) -> CliResult:
         tail = (proc.stdout[-2000:] + "\n" + proc.stderr[-4000:]).strip()
         pytest.fail(f"exit {proc.returncode}: {shlex.join(cmd)}\n{tail}", pytrace=False)
     return result
-
-
-@pytest.fixture(scope="session")
-def run_cli():
-    return run_python
