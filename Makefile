@@ -26,8 +26,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
+# The main job, for now a smoke run: BM25, I^3 (--encoder i3) and hybrid retrieval on a
+# SciFact test subset through Pyserini's own commands, scored with trec_eval.
 demo: $(STAMP)
-	$(PY) -m pyserini_i3 --help
+	$(PY) -m pyserini_i3 pyserini-runs --collections scifact-subset --work .work/demo --out .work/demo-out
 
 # DE vs I^3 on SciFact (train split -> 300 test queries); writes runs/scifact/.
 # Sizing (steps, batch, lengths, seeds) is recorded in runs/scifact/results.json.
