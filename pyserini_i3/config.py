@@ -13,6 +13,10 @@ tie_vocab_head            True                    False
 
 ``interaction=False`` switches reconstructor and interactor off: the vanilla dual
 encoder (DE) used as the ablation baseline (``variant="de"`` does that).
+
+``fast_path`` (inference only, see ``I3Model.fast_path``): ``off`` (default) is the
+reference computation; ``exact`` computes the same vectors with less work (float
+round-off only); ``int8`` adds int8 dynamic quantisation of the encoders on CPU.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ POOLINGS = ("cls", "mean")
 ATTENDS_TO = ("tokens", "cls")
 INTERACTOR_INPUTS = ("tokens+pseudo", "cls+pseudo-mean")
 SLOT_FORMATS = ("mask", "cls-mask-sep")
+FAST_PATHS = ("off", "exact", "int8")
 MIN_MAX_LENGTH = 8
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -79,6 +84,7 @@ class I3Config(PretrainedConfig):
         mask_token_id: int | None = None,
         cls_token_id: int | None = None,
         sep_token_id: int | None = None,
+        fast_path: str = "off",
         **kwargs,
     ):
         if variant not in VARIANTS:
@@ -110,6 +116,7 @@ class I3Config(PretrainedConfig):
         self.mask_token_id = mask_token_id
         self.cls_token_id = cls_token_id
         self.sep_token_id = sep_token_id
+        self.fast_path = fast_path
         super().__init__(**kwargs)
         self.validate()
 
@@ -123,6 +130,7 @@ class I3Config(PretrainedConfig):
         choice("reconstructor_attends_to", ATTENDS_TO)
         choice("interactor_input", INTERACTOR_INPUTS)
         choice("slot_format", SLOT_FORMATS)
+        check_fast_path(self.fast_path, "I3Config.fast_path")
         for name in ("reconstructor_layers", "interactor_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"I3Config.{name} must be at least 1, not {getattr(self, name)}")
@@ -178,6 +186,12 @@ def _as_float(name: str, value) -> float:
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     raise ValueError(f"I3Config.{name} must be a number, not {value!r}")
+
+
+def check_fast_path(value, what: str = "fast_path") -> str:
+    if value not in FAST_PATHS:
+        raise ValueError(f"{what} must be one of {', '.join(FAST_PATHS)}, not {value!r}")
+    return value
 
 
 def check_max_length(value, what: str = "max_length") -> int:

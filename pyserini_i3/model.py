@@ -28,13 +28,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyserini_i3.backbone import DEFAULT_BACKBONE, resolve_model_path, sentence_transformer_hints
-from pyserini_i3.config import I3Config, check_max_length, read_config_json
+from pyserini_i3.config import I3Config, check_fast_path, check_max_length, read_config_json
 from pyserini_i3.heads import Interactor, Reconstructor, VocabHead, init_like_bert
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "model.safetensors"
 IGNORE_INDEX = -100
+FAST_PATH_ENV = "PYSERINI_I3_FAST_PATH"  # off | exact | int8: overrides config.fast_path (the CLI route)
 
 
 @dataclass
@@ -110,6 +111,7 @@ class I3Model(nn.Module):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
+        self._int8_cache: dict[str, tuple] = {}  # int8 copies of the encoders (fast path), not in the state dict
         bb = config.backbone_hf_config()
         self.passage_encoder = _auto_model(bb)
         if not config.tied_encoders:
@@ -291,19 +293,24 @@ class I3Model(nn.Module):
             else:
                 memory, memory_padding = pooled.unsqueeze(1), None
             pseudo = self.reconstructor(self._slots(hidden.size(0)).to(hidden.dtype), memory, memory_padding)
-            if self.config.interactor_input == "tokens+pseudo":
-                sequence = torch.cat([pooled.unsqueeze(1), hidden[:, 1:], pseudo], dim=1)
-                no_pad = padding.new_zeros(padding.size(0), 1)
-                slots_pad = padding.new_zeros(padding.size(0), pseudo.size(1))
-                seq_padding = torch.cat([no_pad, padding[:, 1:], slots_pad], dim=1)
-            else:
-                sequence = torch.stack([pooled, pseudo.mean(dim=1)], dim=1)
-                seq_padding = None
+            sequence, seq_padding = self._interactor_input(pooled, hidden, padding, pseudo)
             vectors = self.interactor(sequence, seq_padding)
         else:
             vectors = pooled
         vectors = self._finish(vectors)
         return (vectors, pseudo) if return_pseudo_query else vectors
+
+    def _interactor_input(self, pooled, hidden, padding, pseudo):
+        """The interactor's sequence and its padding mask (True = padding)."""
+        if self.config.interactor_input == "tokens+pseudo":
+            sequence = torch.cat([pooled.unsqueeze(1), hidden[:, 1:], pseudo], dim=1)
+            no_pad = padding.new_zeros(padding.size(0), 1)
+            slots_pad = padding.new_zeros(padding.size(0), pseudo.size(1))
+            seq_padding = torch.cat([no_pad, padding[:, 1:], slots_pad], dim=1)
+        else:
+            sequence = torch.stack([pooled, pseudo.mean(dim=1)], dim=1)
+            seq_padding = None
+        return sequence, seq_padding
 
     def reconstruction_logits(self, pseudo: torch.Tensor) -> torch.Tensor:
         if self.vocab_head is None:
@@ -341,6 +348,121 @@ class I3Model(nn.Module):
             ids = tok["input_ids"].masked_fill(tok["attention_mask"] == 0, IGNORE_INDEX)
             labels[present] = ids
         return labels
+
+    # ------------------------------------------------------------------ fast path (inference only)
+    def fast_path(self) -> str:
+        """The inference path the next ``encode_queries`` / ``encode_passages`` call takes.
+
+        ``$PYSERINI_I3_FAST_PATH`` (``off``, ``exact`` or ``int8``), when set, overrides
+        ``config.fast_path``: that is the route from Pyserini's command line, whose flags
+        stay Pyserini's.  The modes:
+
+        * ``off`` (the default): the reference computation, ``passage_vectors`` /
+          ``query_vectors`` as in training.
+        * ``exact``: the same function with less work.  Only position 0 of the
+          interactor's output is used, so its last layer computes keys and values for
+          every position but queries, attention output and feed-forward for position 0
+          alone; the reconstructor's attention runs as plain ``scaled_dot_product_attention``
+          calls.  Vectors equal ``off``'s up to float round-off (about 1e-6); queries and
+          DE models (no interactor) are bit-identical.
+        * ``int8``: ``exact`` plus int8 dynamic quantisation of the query and passage
+          encoders' ``nn.Linear`` layers (``torch.ao.quantization.quantize_dynamic``:
+          int8 weights per output channel, activations quantised on the fly, see
+          ``_quantize_int8``); the small I^3 heads stay float32.  CPU only: on
+          any other device ``int8`` means ``exact``, and GPU weights are never
+          quantised.  The int8 copies are made at the first CPU call, kept beside the
+          float32 weights (which stay untouched) and rebuilt when those change.
+
+        Why torch's dynamic quantisation rather than ONNX Runtime: on this project's
+        2-core AVX-512 CPU a batch of 32 SciFact passages x 256 tokens through
+        all-MiniLM-L6-v2 took 1.65 s in torch int8 against 1.90 s in ONNX Runtime 1.32
+        int8 (``onnxruntime.quantization.quantize_dynamic``, all graph optimisations;
+        float32: 3.3 s torch, 3.2 s ORT), measured side by side; torch needs no export
+        step, no extra packages (exporting needs ``onnx``) and no second copy of the
+        model on disk, and the I^3 heads and Pyserini's classes run unchanged.
+
+        On CPU both fast modes also tell glibc's allocator to keep freed memory for
+        reuse (``mallopt``: no mmap below 1 GiB, no trimming below 1 GiB, process-wide,
+        once), as jemalloc or tcmalloc would.  By default every large activation is a
+        fresh mmap whose pages fault in on first write: a [8192, 1536] linear + GELU
+        took 181 ms with 24,600 page faults, 130 ms with 2,500 after the change.  It
+        changes no number, only where memory comes from; the process keeps its peak.
+
+        In training mode (dropout active) the fast path is off.  Vectors are float32
+        whatever the mode.
+        """
+        env = os.environ.get(FAST_PATH_ENV, "").strip().lower()
+        mode = check_fast_path(env, f"${FAST_PATH_ENV}") if env else self.config.fast_path
+        if mode == "off" or self.training:
+            return "off"
+        if self.device.type != "cpu":
+            return "exact"
+        _keep_freed_memory()
+        return mode
+
+    def _inference_encoder(self, module: nn.Module, mode: str) -> nn.Module:
+        """``module`` itself, or (``int8``) its int8 dynamic-quantised copy, cached."""
+        if mode != "int8":
+            return module
+        name = "passage_encoder" if module is self.passage_encoder else "query_encoder"
+        key = tuple((p.data_ptr(), p._version) for p in module.parameters())
+        cached = self._int8_cache.get(name)
+        if cached is None or cached[0] != key:
+            cached = (key, _quantize_int8(module))
+            self._int8_cache[name] = cached
+        return cached[1]
+
+    def _fast_query_vectors(self, inputs: dict, mode: str) -> torch.Tensor:
+        hidden = self._inference_encoder(self.query_model(), mode)(**inputs).last_hidden_state
+        return self._finish(self._pool(hidden, inputs["attention_mask"]))
+
+    def _fast_passage_vectors(self, inputs: dict, mode: str) -> torch.Tensor:
+        """``passage_vectors`` for inference: the same function (see ``fast_path``)."""
+        mask = inputs["attention_mask"]
+        hidden = self._inference_encoder(self.passage_encoder, mode)(**inputs).last_hidden_state
+        pooled = self._pool(hidden, mask)
+        if not self.config.interaction:
+            return self._finish(pooled)
+        padding = mask == 0
+        if self.config.reconstructor_attends_to == "tokens":
+            memory, memory_padding = hidden, padding
+        else:
+            memory, memory_padding = pooled.unsqueeze(1), None
+        pseudo = self._fast_reconstruct(self._slots(1).to(hidden.dtype), memory, memory_padding)
+        sequence, seq_padding = self._interactor_input(pooled, hidden, padding, pseudo)
+        return self._finish(self._fast_interact(sequence, seq_padding))
+
+    def _fast_reconstruct(self, slots, memory, memory_padding):
+        """``self.reconstructor(slots.expand(B), memory, memory_padding)`` with less work.
+
+        The slots are the same for every passage, so the first layer's self-attention
+        over them is computed once (``slots`` is [1, m, d]) and shared by the batch;
+        attention runs as projections + one SDPA call.
+        """
+        keep = None if memory_padding is None else ~memory_padding[:, None, None, :]
+        batch = memory.size(0)
+        hidden = slots
+        for i, layer in enumerate(self.reconstructor.layers):
+            if not _plain_post_ln(layer):
+                hidden = layer(hidden.expand(batch, -1, -1), memory, memory_key_padding_mask=memory_padding)
+                continue
+            hidden = layer.norm1(hidden + _attention(layer.self_attn, hidden, hidden, None))
+            hidden = layer.norm2(hidden.expand(batch, -1, -1) + _attention(layer.multihead_attn, hidden, memory, keep))
+            hidden = layer.norm3(hidden + layer.linear2(layer.activation(layer.linear1(hidden))))
+        return hidden.expand(batch, -1, -1)
+
+    def _fast_interact(self, sequence, padding):
+        """``self.interactor(sequence, padding)`` (position 0): the last layer for position 0 only."""
+        *first, last = self.interactor.layers
+        for layer in first:
+            sequence = layer(sequence, src_key_padding_mask=padding)
+        if not _plain_post_ln(last):
+            return last(sequence, src_key_padding_mask=padding)[:, 0]
+        keep = None if padding is None else ~padding[:, None, None, :]
+        head = sequence[:, :1]
+        head = last.norm1(head + _attention(last.self_attn, head, sequence, keep))
+        head = last.norm2(head + last.linear2(last.activation(last.linear1(head))))
+        return head[:, 0]
 
     # ------------------------------------------------------------------ inference API
     def _length(self, max_length: int | None, default: int) -> int:
@@ -382,7 +504,9 @@ class I3Model(nn.Module):
         """float32 [n, d] query vectors."""
         queries = check_texts(queries, "queries")
         length = self._length(max_length, self.config.query_max_length)
-        return self._encode(queries, length, batch_size, self.query_vectors, show_progress, "queries")
+        mode = self.fast_path()
+        fn = self.query_vectors if mode == "off" else (lambda batch: self._fast_query_vectors(batch, mode))
+        return self._encode(queries, length, batch_size, fn, show_progress, "queries")
 
     def encode_passages(self, texts: Sequence[str], titles: Sequence[str | None] | None = None,
                         batch_size: int = 32, max_length: int | None = None,
@@ -397,7 +521,9 @@ class I3Model(nn.Module):
                     raise TypeError(f"titles[{i}] is {type(title).__name__}, not str")
             texts = [self.join_title(t, title) for t, title in zip(texts, titles)]
         length = self._length(max_length, self.config.passage_max_length)
-        return self._encode(texts, length, batch_size, self.passage_vectors, show_progress, "passages")
+        mode = self.fast_path()
+        fn = self.passage_vectors if mode == "off" else (lambda batch: self._fast_passage_vectors(batch, mode))
+        return self._encode(texts, length, batch_size, fn, show_progress, "passages")
 
     # ------------------------------------------------------------------ training
     def forward(
@@ -464,3 +590,95 @@ def _autocast(device: torch.device):
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.autocast("cuda", dtype=dtype)
     return torch.autocast(device.type, enabled=False)
+
+
+def _plain_post_ln(layer: nn.Module) -> bool:
+    """A torch transformer layer the fast path can restate: post-LN, one in-projection, no extra k/v bias."""
+    attentions = [getattr(layer, n) for n in ("self_attn", "multihead_attn") if hasattr(layer, n)]
+    return not getattr(layer, "norm_first", False) and all(
+        a._qkv_same_embed_dim and a.bias_k is None and not a.add_zero_attn and a.in_proj_bias is not None
+        for a in attentions
+    )
+
+
+def _attention(attn: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Tensor, keep):
+    """``attn(query, memory, memory)`` (batch first, eval) as projections + one SDPA call.
+
+    ``keep`` is a boolean mask broadcastable to [B, heads, n_query, n_memory], True
+    where attention is allowed (the complement of a key padding mask), or None.
+    """
+    d, h = attn.embed_dim, attn.num_heads
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    q = F.linear(query, weight[:d], bias[:d])
+    k, v = F.linear(memory, weight[d:], bias[d:]).chunk(2, dim=-1)
+    if q.size(0) != k.size(0):  # one query set shared by the batch
+        q = q.expand(k.size(0), -1, -1)
+
+    def split(x):  # [B, n, d] -> [B, h, n, d/h]
+        return x.unflatten(-1, (h, d // h)).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=keep)
+    return attn.out_proj(out.transpose(1, 2).flatten(2))
+
+
+_ALLOCATOR_TUNED = False
+
+
+def _keep_freed_memory() -> None:
+    """glibc only, once per process: serve blocks below 1 GiB from the heap and never trim it
+    below 1 GiB, so that freed activations are reused instead of mapped and faulted in again."""
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return
+    _ALLOCATOR_TUNED = True
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # pragma: no cover - another libc
+        pass
+
+
+def _cpu_has_vnni() -> bool:
+    """AVX-512 VNNI / AVX-VNNI: int8 dot products accumulate in int32, no 16-bit saturation."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def _quantize_int8(module: nn.Module) -> nn.Module:
+    """An int8 dynamic-quantised copy of ``module``'s ``nn.Linear`` layers (CPU; float32 in and out).
+
+    Weights: int8 per output channel.  Activations: 8-bit per tensor, computed on the
+    fly.  torch quantises activations to 7 bits by default (``reduce_range``) because
+    pre-VNNI x86 kernels can saturate 16-bit sums; on a CPU with VNNI we use all 8
+    bits.  On all-MiniLM-L6-v2 over SciFact passages that moves the mean cosine to the
+    float32 vectors from 0.921 (torch's defaults: per-tensor weights, 7 bits) to 0.982
+    (per-channel) and 0.995 (per-channel, 8 bits), at the same speed.
+    """
+    import warnings
+
+    try:
+        import torch.ao.nn.quantized.dynamic as nnqd
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+    except ImportError as exc:  # pragma: no cover - torch 2.13 has it
+        raise RuntimeError(f"fast path int8 needs torch.ao.quantization.quantize_dynamic: {exc}") from None
+    reduce_range = not _cpu_has_vnni()
+
+    class Int8Linear(nnqd.Linear):
+        def forward(self, x):
+            y = torch.ops.quantized.linear_dynamic(x, self._packed_params._packed_params, reduce_range=reduce_range)
+            return y.to(x.dtype)
+
+    with torch.inference_mode(False), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's notice that torchao is its successor
+        return quantize_dynamic(module, {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                mapping={nn.Linear: Int8Linear}, inplace=False).eval()

@@ -1,0 +1,784 @@
+"""Efficiency benchmark: what I^3 costs next to a dual encoder (DE) on the same backbone.
+
+One run, everything side by side, so that ratios mean something on a shared, noisy
+machine.  SciFact (5,183 passages, the 300 test queries) and one backbone,
+all-MiniLM-L6-v2 (offline copy):
+
+* I^3 = ``I3Model.from_backbone()``: the paper's "full" variant, untrained (heads
+  initialised with seed 0); DE = ``I3Model.from_backbone(variant="de")``: the same
+  backbone weights (checked tensor by tensor), no reconstructor, no interactor.
+  Costs do not depend on training; effectiveness does, so the int8 fast path's
+  nDCG@10 is measured on the DE (the zero-shot MiniLM dual encoder), whose scores
+  mean something, while ``--encoder i3`` still resolves to an untrained model.
+* Passage encoding: the corpus is sorted by token length once and cut into chunks;
+  every chunk is encoded by every configuration in turn (the order rotates from
+  chunk to chunk), timing ``I3Model.encode_passages`` (tokenisation included, batch
+  32, 256 tokens): DE float32, I^3 float32 with the ``exact`` fast path, DE int8 on
+  every chunk; I^3 float32 on the reference path (``off``) and I^3 int8 on every
+  other chunk, compared with the others on those same chunks.  Forward hooks time
+  the parts (encoder, reconstructor, interactor).  A 4096^2 float32 matmul between
+  chunks samples the machine's peak under the same load.
+* FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` on one passage per padded
+  length that occurs (a forward is linear in the batch size), times the batches.
+  Torch's table has no entry for the CPU flash-attention kernel, so that op is given
+  the library's own SDPA formula.  The reference path's fused interactor layer is
+  counted through its unfused (autograd) equivalent, same matrix products.
+* Indexes: Pyserini FAISS flat indexes (``index`` + ``docid``) from those vectors;
+  a token-level index (one float32 vector per non-padding passage token, the
+  backbone's 384 dimensions, L2-normalised as ColBERT does; ColBERT's 128-d
+  projection would be a third of it) captured from the same I^3 pass.
+* Query latency, in process: per query, ``I3QueryEncoder.encode`` and
+  ``FaissSearcher(index, I3QueryEncoder(dir)).search(q, k=1000)``, all systems in
+  turn per query after a warm-up; the token-level index with exact MaxSim (matrix
+  product, per-passage max, sum, top 1000) on a sample of queries.  Then
+  ``python -m pyserini.search.faiss`` once per system for wall time with start-up;
+  the int8 run goes through ``$PYSERINI_I3_FAST_PATH=int8``, the command-line route.
+* nDCG@10 (pytrec_eval) of those command-line runs: DE float32 against DE int8.
+
+Writes runs/efficiency/results.json and results.md (with machine details and load
+averages).  ``--sample N`` encodes the first N passages only (a quick check; its nDCG
+is not SciFact's).  Usage: ``make bench-efficiency`` or ``python benchmarks/efficiency.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+BASE = "sentence-transformers/all-MiniLM-L6-v2"
+BATCH = 32
+
+TARGETS = {
+    "encode_ratio_i3_de": "<= 1.15",
+    "query_latency_ratio_i3_de": "1.00 +/- 0.05",
+    "index_bytes_i3_equals_de": "equal",
+    "token_index_vs_de": ">= 30x",
+    "fp32_fraction_of_peak": ">= 0.70",
+    "fast_path_speedup": ">= 1.8x",
+    "fast_path_ndcg_delta": "<= 0.005",
+}
+
+
+# --------------------------------------------------------------------------- machine
+def cpu_details() -> dict:
+    info: dict = {"model": platform.processor() or platform.machine(), "flags": []}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        for line in text.splitlines():
+            if line.startswith("model name") and info["model"] in ("", platform.machine(), platform.processor()):
+                info["model"] = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                info["flags"] = sorted(f for f in flags if f.startswith(("avx", "amx", "fma")))
+                break
+    except OSError:
+        pass
+    try:
+        meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
+        info["memory_gib"] = round(int(meminfo[1]) / 2**20, 1)
+    except (OSError, IndexError, ValueError):
+        pass
+    info["logical_cpus"] = os.cpu_count()
+    info["usable_cpus"] = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return info
+
+
+def software() -> dict:
+    import faiss
+    import torch
+    import transformers
+
+    import pyserini
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
+            "pyserini": getattr(pyserini, "__version__", "?"), "faiss": faiss.__version__,
+            "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "quantized_engine": torch.backends.quantized.engine, "faiss_omp_threads": faiss.omp_get_max_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")}
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def matmul_flops(n: int = 4096, repeats: int = 1) -> float:
+    """FLOP/s of an n x n float32 matmul (best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+# --------------------------------------------------------------------------- data
+def load_scifact(shared: Path, sample: int | None):
+    docs = [json.loads(line) for line in open(shared / "scifact" / "corpus.jsonl")]
+    if sample:
+        docs = docs[:sample]
+    queries = {}
+    for line in open(shared / "scifact" / "queries.jsonl"):
+        q = json.loads(line)
+        queries[q["_id"]] = q["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    for line in list(open(shared / "scifact" / "qrels" / "test.tsv"))[1:]:
+        q, d, r = line.split()
+        qrels.setdefault(q, {})[d] = int(r)
+    qids = sorted(qrels, key=int)
+    return docs, [(q, queries[q]) for q in qids], qrels
+
+
+def ndcg10(qrels: dict, run: dict) -> float:
+    import pytrec_eval
+
+    run = {q: hits for q, hits in run.items() if q in qrels}
+    scores = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
+    return statistics.fmean(scores.get(q, {}).get("ndcg_cut_10", 0.0) for q in qrels)
+
+
+def read_trec(path: Path) -> dict:
+    run: dict[str, dict[str, float]] = {}
+    for line in open(path):
+        q, _, d, _, s, _ = line.split()
+        run.setdefault(q, {})[d] = float(s)
+    return run
+
+
+# --------------------------------------------------------------------------- models
+def build_models(work: Path) -> dict[str, Path]:
+    """I^3 (full, untrained, seed 0) and DE on the same MiniLM weights, plus int8 twins of both."""
+    import torch
+
+    from pyserini_i3.model import I3Model
+
+    dirs = {name: work / "models" / name for name in ("i3", "de", "i3-int8", "de-int8")}
+    if all((d / "model.safetensors").is_file() for d in dirs.values()):
+        return dirs
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        i3 = I3Model.from_backbone(BASE)
+    de = I3Model.from_backbone(BASE, variant="de")
+    for side in ("passage_encoder", "query_encoder"):
+        mine, theirs = getattr(i3, side).state_dict(), getattr(de, side).state_dict()
+        assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine), side
+    for name, model in (("i3", i3), ("de", de)):
+        model.save_pretrained(dirs[name])
+        model.config.fast_path = "int8"
+        model.save_pretrained(dirs[f"{name}-int8"])
+        model.config.fast_path = "off"
+    return dirs
+
+
+def register_cpu_attention_flops() -> None:
+    """Give the CPU flash-attention kernel torch's own SDPA FLOP formula (its table lacks the CPU op)."""
+    import torch
+    from torch.utils import flop_counter
+
+    op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    if op.default not in flop_counter.flop_registry and op not in flop_counter.flop_registry:
+        flop_counter.register_flop_formula(op, get_raw=True)(flop_counter.sdpa_flop)  # already shape-wrapped
+
+
+def flops_per_passage(model, mode: str, length: int) -> int:
+    """FLOPs of one passage of ``length`` tokens (FlopCounterMode, a real forward)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    tok = model.tokenizer
+    ids = torch.full((1, length), tok.convert_tokens_to_ids("the"), dtype=torch.long)
+    ids[0, 0], ids[0, -1] = tok.cls_token_id, tok.sep_token_id
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "token_type_ids" in tok.model_input_names:
+        inputs["token_type_ids"] = torch.zeros_like(ids)
+    with FlopCounterMode(display=False) as counter:
+        if mode == "off":  # grad on: torch's fused encoder layer falls back to countable ops
+            with torch.enable_grad():
+                model.passage_vectors(inputs)
+        else:
+            with torch.inference_mode():
+                model._fast_passage_vectors(inputs, mode)
+    return counter.get_total_flops()
+
+
+class PartTimer:
+    """Wall time in the encoder, reconstructor and interactor of whichever path runs."""
+
+    def __init__(self):
+        self.bucket: dict[str, float] | None = None
+        self._start: dict[str, float] = {}
+        self._handles = []
+
+    def _pre(self, part):
+        def hook(*_args, **_kwargs):
+            self._start[part] = time.perf_counter()
+        return hook
+
+    def _post(self, part):
+        def hook(*_args, **_kwargs):
+            if self.bucket is not None:
+                self.bucket[part] = self.bucket.get(part, 0.0) + time.perf_counter() - self._start[part]
+        return hook
+
+    def module(self, module, part):
+        self._handles.append(module.register_forward_pre_hook(self._pre(part)))
+        self._handles.append(module.register_forward_hook(self._post(part)))
+
+    def method(self, model, name, part):
+        inner = getattr(model, name)
+        pre, post = self._pre(part), self._post(part)
+
+        def timed(*args, **kwargs):
+            pre()
+            out = inner(*args, **kwargs)
+            post()
+            return out
+
+        setattr(model, name, timed)
+
+    @contextmanager
+    def into(self, bucket: dict):
+        self.bucket = bucket
+        try:
+            yield
+        finally:
+            self.bucket = None
+
+
+class TokenCapture:
+    """Non-padding token states of the passage encoder, in docid order, as one float32 array."""
+
+    def __init__(self, lengths: list[int], dim: int):
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths)])
+        self.vectors = np.empty((int(self.offsets[-1]), dim), dtype=np.float32)
+        self.active = False
+        self.pending: list[int] = []  # docids of the rows the next forward encodes, in order
+
+    def expect(self, docs: list[int]) -> None:
+        """The encode_passages call's order: length-sorted as I3Model._encode sorts (stable)."""
+        self.pending = sorted(docs, key=lambda i: -self.lengths[i])
+
+    def hook(self, _module, _args, kwargs, output):
+        if not self.active:
+            return
+        mask = kwargs["attention_mask"]
+        hidden = output.last_hidden_state
+        for row in range(hidden.size(0)):
+            doc = self.pending.pop(0)
+            n = int(mask[row].sum())
+            assert n == self.lengths[doc], "token capture out of step with the encoder's batches"
+            self.vectors[self.offsets[doc]:self.offsets[doc + 1]] = hidden[row, :n].float().numpy()
+
+
+def write_faiss(vectors: np.ndarray, docids: list[str], out: Path) -> Path:
+    import faiss
+
+    out.mkdir(parents=True, exist_ok=True)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(out / "index"))
+    (out / "docid").write_text("".join(d + "\n" for d in docids))
+    return out
+
+
+def percentile(values, q) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def latency_summary(seconds: list[float]) -> dict:
+    ms = [s * 1000 for s in seconds]
+    return {"median_ms": statistics.median(ms), "p95_ms": percentile(ms, 95), "mean_ms": statistics.fmean(ms),
+            "n": len(ms)}
+
+
+# --------------------------------------------------------------------------- stages
+def encode_everything(models: dict, docs: list[dict], args, capture: TokenCapture, timer: PartTimer, log):
+    """Every configuration on every (or every other) length-sorted chunk, rotating the order."""
+    texts, titles = [d["text"] for d in docs], [d["title"] for d in docs]
+    lengths = capture.lengths
+    order = sorted(range(len(docs)), key=lambda i: -lengths[i])
+    chunks = [order[i:i + args.chunk] for i in range(0, len(order), args.chunk)]
+    # name, model, fast path, on every chunk (True) or every other one (False)
+    configs = [("DE fp32", "de", "off", True), ("I3 fp32 exact", "i3", "exact", True), ("DE int8", "de", "int8", True),
+               ("I3 fp32 off", "i3", "off", False), ("I3 int8", "i3", "int8", False)]
+    dim = models["de"].dim
+    vectors = {c[0]: np.full((len(docs), dim), np.nan, dtype=np.float32) for c in configs}
+    seconds = {c[0]: {} for c in configs}
+    parts = {c[0]: {} for c in configs}
+    batches: dict[str, list[tuple[int, int]]] = {c[0]: [] for c in configs}
+    peaks = []
+    for c, chunk in enumerate(chunks):
+        active = [cfg for cfg in configs if cfg[3] or c % 2 == 0]
+        shift = c % len(active)
+        for name, key, mode, _ in active[shift:] + active[:shift]:
+            model = models[key]
+            model.config.fast_path = mode
+            capture.active = name == "I3 fp32 exact"
+            if capture.active:
+                capture.expect(chunk)
+            with timer.into(parts[name]):
+                start = time.perf_counter()
+                out = model.encode_passages([texts[i] for i in chunk], titles=[titles[i] for i in chunk],
+                                            batch_size=BATCH, max_length=args.max_length)
+                seconds[name][c] = time.perf_counter() - start
+            capture.active = False
+            model.config.fast_path = "off"
+            vectors[name][chunk] = out
+            sorted_lengths = sorted((lengths[i] for i in chunk), reverse=True)
+            batches[name] += [(len(sorted_lengths[b:b + BATCH]), sorted_lengths[b]) for b in range(0, len(chunk), BATCH)]
+        if c % 2 == 0:
+            peaks.append(matmul_flops(4096))
+        log(f"chunk {c + 1}/{len(chunks)}: " + ", ".join(f"{n} {seconds[n][c]:.1f}s" for n in seconds if c in seconds[n])
+            + f"; load {load_average()[0]}")
+    return vectors, seconds, parts, batches, peaks, chunks
+
+
+def padding_waste(lengths: np.ndarray, batch: int, global_sort: bool) -> float:
+    """Padded tokens / real tokens: global length sort (encode_passages on the corpus) or
+    Pyserini's corpus-order batches, each sorted inside (I3DocumentEncoder)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i]) if global_sort else list(range(len(lengths)))
+    padded = 0
+    for b in range(0, len(order), batch):
+        chunk = [lengths[i] for i in order[b:b + batch]]
+        padded += max(chunk) * len(chunk)
+    return padded / lengths.sum() - 1
+
+
+def maxsim_latency(model, capture: TokenCapture, queries: list[str], k: int = 1000) -> list[float]:
+    """Exact MaxSim: per query, token states of the query encoder, one product against every
+    passage token, the max per passage, the sum over query tokens, the top k."""
+    import torch
+
+    tokens = torch.from_numpy(capture.vectors)
+    lengths = torch.from_numpy(capture.lengths)
+    times = []
+    with torch.inference_mode():
+        for i, text in enumerate([queries[0]] + queries):  # the first one warms up
+            start = time.perf_counter()
+            inputs = model.tokenize([text], model.config.query_max_length)
+            q = torch.nn.functional.normalize(model.query_model()(**inputs).last_hidden_state[0], dim=-1)
+            sim = tokens @ q.T  # [all passage tokens, query tokens]
+            best = torch.segment_reduce(sim, "max", lengths=lengths, axis=0)  # [passages, query tokens]
+            scores = best.sum(1)
+            torch.topk(scores, min(k, scores.numel()))
+            elapsed = time.perf_counter() - start
+            if i:
+                times.append(elapsed)
+    return times
+
+
+def search_latency(systems: dict, queries: list[tuple[str, str]], warmup: int, k: int = 1000):
+    """Per query, every system in turn (order rotating): encode latency and end-to-end search latency."""
+    encode_s = {n: [] for n in systems}
+    search_s = {n: [] for n in systems}
+    runs: dict[str, dict] = {n: {} for n in systems}
+    names = list(systems)
+    for _, text in queries[:warmup]:
+        for name in names:
+            systems[name].search(text, k=k)
+    for i, (qid, text) in enumerate(queries):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            searcher = systems[name]
+            start = time.perf_counter()
+            searcher.query_encoder.encode(text)
+            encode_s[name].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            hits = searcher.search(text, k=k)
+            search_s[name].append(time.perf_counter() - start)
+            runs[name][qid] = {h.docid: float(h.score) for h in hits}
+    return encode_s, search_s, runs
+
+
+def cli_search(index: Path, encoder: Path, topics: Path, out: Path, env: dict, log_file: Path) -> float:
+    cmd = [PY, "-m", "pyserini.search.faiss", "--index", str(index), "--topics", str(topics),
+           "--encoder", str(encoder), "--output", str(out), "--hits", "1000"]
+    start = time.time()
+    with open(log_file, "a") as f:
+        f.write("$ " + " ".join(f"{k}={v}" for k, v in env.items()) + (" " if env else "") + " ".join(cmd) + "\n")
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env={**os.environ, **env})
+    if proc.returncode:
+        raise SystemExit(f"bench-efficiency: pyserini.search.faiss failed (exit {proc.returncode}), see {log_file}")
+    return time.time() - start
+
+
+# --------------------------------------------------------------------------- report
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def write_report(r: dict, out: Path) -> None:
+    m, e, q, s, f, fp = r["machine"], r["encoding"], r["queries"], r["index_size"], r["flops"], r["fast_path"]
+    t = r["targets"]
+    lines = [
+        "# Efficiency: I^3 against a dual encoder on one backbone",
+        "",
+        f"Produced by `{r['command']}` on {r['date']} in {r['wall_minutes']:.1f} min, every figure from this one run.",
+        f"Machine: {m['cpu']['model']}, {m['cpu']['usable_cpus']} usable CPUs, {m['cpu'].get('memory_gib', '?')} GiB; "
+        f"torch {m['software']['torch']} ({m['software']['torch_threads']} threads, {m['software']['torch_cpu_capability']}), "
+        f"transformers {m['software']['transformers']}, pyserini {m['software']['pyserini']}, faiss {m['software']['faiss']}. "
+        f"Load average (1/5/15 min) at start {m['load_start']}, at end {m['load_end']}: other jobs shared the cores, "
+        "so absolute times are noisy; ratios come from the same chunks or queries, measured in turn.",
+        "",
+        f"Corpus: {r['corpus']['passages']} SciFact passages (title [SEP] text, {r['corpus']['max_length']} tokens max, "
+        f"{r['corpus']['tokens']} tokens, {r['corpus']['mean_tokens']:.1f} per passage), {r['corpus']['queries']} test queries. "
+        f"Models: {r['models']['note']}",
+        "",
+        "## Targets",
+        "",
+        "| target | wanted | measured | |",
+        "|---|---|---|---|",
+    ]
+    for row in t:
+        lines.append(f"| {row['what']} | {row['wanted']} | {row['measured']} | {row['verdict']} |")
+    lines += ["", "## Passage encoding", "",
+              f"Chunks of {r['encoding']['chunk']} passages of the length-sorted corpus, batch {BATCH}; "
+              "each configuration encodes each chunk in turn. Parts: forward hooks; other = tokenisation, padding, "
+              "pooling, copies.", "",
+              "| configuration | chunks | passages | seconds | passages/s | encoder | reconstructor | interactor | other |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, row in e["configs"].items():
+        p = row["parts_s"]
+        other = row["seconds"] - sum(p.values())
+        lines.append(f"| {name} | {row['chunks']} | {row['passages']} | {row['seconds']:.1f} | {row['passages_per_s']:.1f} | "
+                     f"{p.get('encoder', 0):.1f} | {p.get('reconstructor', 0):.1f} | {p.get('interactor', 0):.1f} | {other:.1f} |")
+    lines += ["", "Ratios (time, same chunks):", ""]
+    for k, v in e["ratios"].items():
+        lines.append(f"- {k}: {v:.3f}")
+    lines += ["", f"I^3 `exact` against `off` vectors (the chunks both encoded): max |difference| "
+              f"{e['exact_vs_off_max_abs']:.2e}; int8 against float32, cosine: DE min {fp['cosine_de']['min']:.4f} "
+              f"mean {fp['cosine_de']['mean']:.5f}, I^3 min {fp['cosine_i3']['min']:.4f} mean {fp['cosine_i3']['mean']:.5f}.",
+              f"Padding: {e['padding_waste_global_sort'] * 100:.2f}% extra tokens with the corpus length-sorted "
+              f"(as here); {e['padding_waste_pyserini_order'] * 100:.2f}% when Pyserini hands over batches of {BATCH} "
+              "in corpus order (`python -m pyserini.encode`), each sorted inside.", ""]
+    lines += ["## FLOPs", "",
+              f"Peak: float32 4096^2 matmul with the same threads, best {f['peak_best'] / 1e9:.1f} GFLOP/s "
+              f"(at start {f['peak_start'] / 1e9:.1f}, at end {f['peak_end'] / 1e9:.1f}), median of "
+              f"{f['peak_samples']} samples between chunks {f['peak_median'] / 1e9:.1f}.", "",
+              "| configuration | GFLOP (executed) | GFLOP/passage | GFLOP/s (whole encode) | GFLOP/s (model forward) | of median peak | of best peak |",
+              "|---|---|---|---|---|---|---|"]
+    for name, row in f["configs"].items():
+        lines.append(f"| {name} | {row['flops'] / 1e9:.0f} | {row['flops_per_passage'] / 1e9:.2f} | "
+                     f"{row['flops_per_s'] / 1e9:.1f} | {row['model_flops_per_s'] / 1e9:.1f} | "
+                     f"{row['fraction_of_median_peak']:.2f} | {row['fraction_of_best_peak']:.2f} |")
+    lines += ["", "## Index size", "", "| index | bytes | bytes/passage | vs DE |", "|---|---|---|---|"]
+    for name, row in s.items():
+        lines.append(f"| {name} | {row['bytes']:,} | {row['bytes_per_passage']:,.0f} | {row['vs_de']:.1f}x |")
+    lines += ["", "## Query latency (in process, per query, k = 1000)", "",
+              "| system | encode median ms | encode p95 ms | search median ms | search p95 ms |", "|---|---|---|---|---|"]
+    for name, row in q["in_process"].items():
+        lines.append(f"| {name} | {row['encode']['median_ms']:.2f} | {row['encode']['p95_ms']:.2f} | "
+                     f"{row['search']['median_ms']:.2f} | {row['search']['p95_ms']:.2f} |")
+    ms = q["maxsim"]
+    lines += ["", f"Token-level index, exact MaxSim ({ms['n']} queries, encode + score + top 1000): median "
+              f"{ms['median_ms']:.1f} ms, p95 {ms['p95_ms']:.1f} ms ({ms['median_ms'] / q['in_process']['DE fp32']['search']['median_ms']:.0f}x DE's search median).", ""]
+    if q.get("cli"):
+        lines += ["`python -m pyserini.search.faiss` (whole command, start-up included, all queries, k = 1000):", "",
+                  "| system | wall s | nDCG@10 |", "|---|---|---|"]
+        for name, row in q["cli"].items():
+            lines.append(f"| {name} | {row['wall_s']:.1f} | {row['ndcg10']:.4f} |")
+        lines.append("")
+    lines += ["## Fast path", "", fp["note"], ""]
+    for k, v in fp["ndcg10"].items():
+        lines.append(f"- nDCG@10 {k}: {v:.4f}")
+    lines += ["", "## Threads", "", r["threads"]["note"], ""]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    (out / "results.json").write_text(json.dumps(r, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-efficiency")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "efficiency")
+    parser.add_argument("--sample", type=int, default=None, help="encode the first N passages only (quick check)")
+    parser.add_argument("--chunk", type=int, default=256, help="passages per chunk of the side-by-side encoding")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--maxsim-queries", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--skip-cli", action="store_true", help="no pyserini.search.faiss runs (no nDCG)")
+    args = parser.parse_args(argv)
+
+    if not (args.shared / "scifact" / "corpus.jsonl").is_file():
+        print(f"bench-efficiency: skipped: {args.shared}/scifact not found (the shared data is not beside this checkout)")
+        return 0
+    wall = time.time()
+    load_start = load_average()
+    import torch
+
+    from pyserini_i3.model import FAST_PATH_ENV, I3Model
+    from pyserini_i3.pyserini_encoders import I3QueryEncoder
+
+    os.environ.pop(FAST_PATH_ENV, None)
+    work, out = args.work, args.out
+    if args.sample:
+        out = out.parent / (out.name + f"-sample{args.sample}")
+    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = work / "bench.log"
+    log_file.write_text("")
+
+    def log(message: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {message}"
+        print(line, flush=True)
+        with open(log_file, "a") as f:
+            f.write(line + "\n")
+
+    machine = {"cpu": cpu_details(), "software": software(), "load_start": load_start}
+    log(f"{machine['cpu']['model']}, torch threads {machine['software']['torch_threads']}, load {load_start}")
+    peak_start = matmul_flops(4096, repeats=3)
+
+    docs, queries, qrels = load_scifact(args.shared, args.sample)
+    if args.sample:
+        queries = queries[:min(len(queries), args.sample)]
+    dirs = build_models(work)
+    models = {"i3": I3Model.from_pretrained(dirs["i3"]), "de": I3Model.from_pretrained(dirs["de"])}
+    i3, de = models["i3"], models["de"]
+    tok = i3.tokenizer
+    joined = [i3.join_title(d["text"], d["title"]) for d in docs]
+    lengths = [len(ids) for ids in tok(joined, truncation=True, max_length=args.max_length)["input_ids"]]
+    log(f"{len(docs)} passages, {sum(lengths)} tokens; {len(queries)} queries")
+
+    # threads: the default against one thread, on one batch, in turn
+    sample_batch = sorted(range(len(docs)), key=lambda i: -lengths[i])[len(docs) // 4:len(docs) // 4 + BATCH]
+    thread_times = {1: [], torch.get_num_threads(): []}
+    default_threads = torch.get_num_threads()
+    for _ in range(2):
+        for n in thread_times:
+            torch.set_num_threads(n)
+            start = time.perf_counter()
+            de.encode_passages([docs[i]["text"] for i in sample_batch], titles=[docs[i]["title"] for i in sample_batch],
+                               batch_size=BATCH, max_length=args.max_length)
+            thread_times[n].append(time.perf_counter() - start)
+    torch.set_num_threads(default_threads)
+    threads = {"default": default_threads, "seconds_per_batch": {str(n): min(v) for n, v in thread_times.items()}}
+
+    # warm-up every configuration (builds the int8 copies), then the hooks
+    for model in (i3, de):
+        for mode in ("off", "exact", "int8"):
+            model.config.fast_path = mode
+            model.encode_passages(joined[:2], max_length=args.max_length)
+            model.encode_queries([queries[0][1]])
+        model.config.fast_path = "off"
+    timer = PartTimer()
+    for model in (i3, de):
+        timer.module(model.passage_encoder, "encoder")
+        timer.module(model._int8_cache["passage_encoder"][1], "encoder")
+    timer.module(i3.reconstructor, "reconstructor")
+    timer.module(i3.interactor, "interactor")
+    timer.method(i3, "_fast_reconstruct", "reconstructor")
+    timer.method(i3, "_fast_interact", "interactor")
+    capture = TokenCapture(lengths, i3.dim)
+    capture_handle = i3.passage_encoder.register_forward_hook(capture.hook, with_kwargs=True)
+
+    log("encoding")
+    vectors, seconds, parts, batches, peaks, chunks = encode_everything(models, docs, args, capture, timer, log)
+    capture_handle.remove()
+    peak_end = matmul_flops(4096, repeats=3)
+
+    # ---- encoding figures
+    all_chunks = set(range(len(chunks)))
+    even = {c for c in all_chunks if c % 2 == 0}
+
+    def total(name, subset):
+        return sum(seconds[name][c] for c in subset)
+
+    configs = {}
+    for name in seconds:
+        subset = set(seconds[name])
+        passages = sum(len(chunks[c]) for c in subset)
+        configs[name] = {"chunks": len(subset), "passages": passages, "seconds": total(name, subset),
+                         "passages_per_s": passages / total(name, subset), "parts_s": parts[name]}
+    ratios = {
+        "I3 fp32 exact / DE fp32 (all chunks)": total("I3 fp32 exact", all_chunks) / total("DE fp32", all_chunks),
+        "I3 fp32 off / DE fp32 (every other chunk)": total("I3 fp32 off", even) / total("DE fp32", even),
+        "I3 int8 / DE int8 (every other chunk)": total("I3 int8", even) / total("DE int8", even),
+        "DE fp32 / DE int8 = int8 speed-up, DE (all chunks)": total("DE fp32", all_chunks) / total("DE int8", all_chunks),
+        "I3 fp32 off / I3 int8 = int8 speed-up, I^3 vs reference (every other chunk)":
+            total("I3 fp32 off", even) / total("I3 int8", even),
+        "I3 fp32 exact / I3 int8 = int8 speed-up, I^3 vs exact (every other chunk)":
+            total("I3 fp32 exact", even) / total("I3 int8", even),
+    }
+    rows_even = sorted(i for c in even for i in chunks[c])
+    exact_vs_off = float(np.abs(vectors["I3 fp32 exact"][rows_even] - vectors["I3 fp32 off"][rows_even]).max())
+
+    def cos_stats(a, b):
+        c = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        return {"min": float(c.min()), "mean": float(c.mean()), "below_0.99": int((c < 0.99).sum()), "n": len(c)}
+
+    lengths_arr = np.asarray(lengths)
+    encoding = {"chunk": args.chunk, "configs": configs, "ratios": ratios, "exact_vs_off_max_abs": exact_vs_off,
+                "padding_waste_global_sort": padding_waste(lengths_arr, BATCH, True),
+                "padding_waste_pyserini_order": padding_waste(lengths_arr, BATCH, False)}
+    log("encoding ratios: " + "; ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
+
+    # ---- FLOPs
+    register_cpu_attention_flops()
+    flop_cache: dict[tuple, int] = {}
+    flops = {"peak_start": peak_start, "peak_end": peak_end, "peak_samples": len(peaks),
+             "peak_median": statistics.median(peaks + [peak_start, peak_end]),
+             "peak_best": max(peaks + [peak_start, peak_end]), "configs": {}}
+    for name, key, mode in (("DE fp32", "de", "exact"), ("I3 fp32 exact", "i3", "exact"), ("I3 fp32 off", "i3", "off")):
+        executed = 0
+        for size, length in batches[name]:
+            if (key, mode, length) not in flop_cache:
+                flop_cache[(key, mode, length)] = flops_per_passage(models[key], mode, length)
+            executed += size * flop_cache[(key, mode, length)]
+        row = configs[name]
+        model_time = sum(row["parts_s"].values())
+        flops["configs"][name] = {
+            "flops": executed, "flops_per_passage": executed / row["passages"],
+            "flops_per_s": executed / row["seconds"], "model_flops_per_s": executed / model_time,
+            "fraction_of_median_peak": executed / row["seconds"] / flops["peak_median"],
+            "fraction_of_best_peak": executed / row["seconds"] / flops["peak_best"],
+        }
+    log("FLOP/s fraction of median peak: " + ", ".join(
+        f"{n} {v['fraction_of_median_peak']:.2f}" for n, v in flops["configs"].items()))
+
+    # ---- indexes
+    docids = [d["_id"] for d in docs]
+    idx = {name: write_faiss(vectors[src], docids, work / "indexes" / name)
+           for name, src in (("de-fp32", "DE fp32"), ("i3-fp32", "I3 fp32 exact"), ("de-int8", "DE int8"))}
+    de_bytes = (idx["de-fp32"] / "index").stat().st_size
+    token_bytes = capture.vectors.nbytes + capture.offsets.nbytes
+    index_size = {
+        "DE (FAISS flat, 384-d)": {"bytes": de_bytes},
+        "I^3 (FAISS flat, 384-d)": {"bytes": (idx["i3-fp32"] / "index").stat().st_size},
+        "token-level, 384-d float32 (+ int64 offsets)": {"bytes": token_bytes},
+        "token-level, 128-d float32 (ColBERT's size; computed)": {
+            "bytes": int(capture.vectors.shape[0]) * 128 * 4 + capture.offsets.nbytes},
+    }
+    for row in index_size.values():
+        row["bytes_per_passage"] = row["bytes"] / len(docs)
+        row["vs_de"] = row["bytes"] / de_bytes
+
+    # ---- queries
+    from pyserini.search.faiss import FaissSearcher
+
+    capture.vectors /= np.linalg.norm(capture.vectors, axis=1, keepdims=True)
+    log("query latency")
+    systems = {
+        "DE fp32": FaissSearcher(str(idx["de-fp32"]), I3QueryEncoder(str(dirs["de"]))),
+        "I3 fp32": FaissSearcher(str(idx["i3-fp32"]), I3QueryEncoder(str(dirs["i3"]))),
+        "DE int8": FaissSearcher(str(idx["de-int8"]), I3QueryEncoder(str(dirs["de-int8"]))),
+        "I3 int8 (query side; fp32 index)": FaissSearcher(str(idx["i3-fp32"]), I3QueryEncoder(str(dirs["i3-int8"]))),
+    }
+    encode_s, search_s, runs = search_latency(systems, queries, args.warmup)
+    in_process = {n: {"encode": latency_summary(encode_s[n]), "search": latency_summary(search_s[n])} for n in systems}
+    query_ratios = {
+        "encode median I3/DE": in_process["I3 fp32"]["encode"]["median_ms"] / in_process["DE fp32"]["encode"]["median_ms"],
+        "search median I3/DE": in_process["I3 fp32"]["search"]["median_ms"] / in_process["DE fp32"]["search"]["median_ms"],
+        "search p95 I3/DE": in_process["I3 fp32"]["search"]["p95_ms"] / in_process["DE fp32"]["search"]["p95_ms"],
+        "encode median DE fp32/int8": in_process["DE fp32"]["encode"]["median_ms"] / in_process["DE int8"]["encode"]["median_ms"],
+    }
+    sample_queries = [text for _, text in queries[:args.maxsim_queries]]
+    maxsim_s = maxsim_latency(i3, capture, sample_queries)
+    maxsim = latency_summary(maxsim_s)
+    log(f"query ratios: {query_ratios}; MaxSim median {maxsim['median_ms']:.1f} ms")
+    ndcg = {f"{n} (in process)": ndcg10(qrels, runs[n]) for n in ("DE fp32", "DE int8", "I3 fp32")}
+
+    cli = {}
+    if not args.skip_cli:
+        topics = work / "topics.tsv"
+        topics.write_text("".join(f"{q}\t{t}\n" for q, t in queries))
+        log("pyserini.search.faiss command lines")
+        for name, index, encoder, env in (
+                ("DE fp32", idx["de-fp32"], dirs["de"], {}),
+                ("I3 fp32", idx["i3-fp32"], dirs["i3"], {}),
+                ("DE int8 ($PYSERINI_I3_FAST_PATH=int8)", idx["de-int8"], dirs["de"], {FAST_PATH_ENV: "int8"})):
+            run_file = work / "runs" / (name.split(" (")[0].replace(" ", "-") + ".trec")
+            run_file.parent.mkdir(exist_ok=True)
+            wall_s = cli_search(index, encoder, topics, run_file, env, log_file)
+            cli[name] = {"wall_s": wall_s, "ndcg10": ndcg10(qrels, read_trec(run_file))}
+        ndcg.update({f"{n} (pyserini.search.faiss)": v["ndcg10"] for n, v in cli.items()})
+
+    de_fp32_ndcg = cli["DE fp32"]["ndcg10"] if cli else ndcg["DE fp32 (in process)"]
+    de_int8_ndcg = cli["DE int8 ($PYSERINI_I3_FAST_PATH=int8)"]["ndcg10"] if cli else ndcg["DE int8 (in process)"]
+    fast_path = {
+        "note": ("int8 = `fast_path: int8` in config.json or `$PYSERINI_I3_FAST_PATH=int8`: torch dynamic int8 "
+                 "quantisation of the encoders' Linear layers (per-channel weights, 8-bit activations on this VNNI "
+                 "CPU), the I^3 heads restated exactly in float32. nDCG@10 on SciFact test with the zero-shot "
+                 "MiniLM dual encoder (DE), index and queries both int8, since `--encoder i3` is still untrained."),
+        "cosine_de": cos_stats(vectors["DE int8"], vectors["DE fp32"]),
+        "cosine_i3": cos_stats(vectors["I3 int8"][rows_even], vectors["I3 fp32 exact"][rows_even]),
+        "ndcg10": ndcg, "ndcg10_delta_de": de_int8_ndcg - de_fp32_ndcg,
+    }
+
+    n_threads = threads["seconds_per_batch"]
+    threads["note"] = (f"torch uses {default_threads} threads by default here ({machine['cpu']['usable_cpus']} usable "
+                       f"CPUs); one batch of {BATCH} passages took {n_threads[str(default_threads)]:.2f} s with "
+                       f"{default_threads} and {n_threads['1']:.2f} s with 1 thread (best of 2, in turn). "
+                       "The default is kept: setting it explicitly changes nothing, and Pyserini's own "
+                       "--threads (FAISS) are left alone.")
+    machine["load_end"] = load_average()
+
+    exact_ratio = ratios["I3 fp32 exact / DE fp32 (all chunks)"]
+    off_ratio = ratios["I3 fp32 off / DE fp32 (every other chunk)"]
+    q_ratio = query_ratios["search median I3/DE"]
+    token_x = index_size["token-level, 384-d float32 (+ int64 offsets)"]["vs_de"]
+    frac = flops["configs"]["DE fp32"]["fraction_of_median_peak"]
+    frac_i3 = flops["configs"]["I3 fp32 exact"]["fraction_of_median_peak"]
+    speed_de = ratios["DE fp32 / DE int8 = int8 speed-up, DE (all chunks)"]
+    speed_i3 = ratios["I3 fp32 exact / I3 int8 = int8 speed-up, I^3 vs exact (every other chunk)"]
+    delta = fast_path["ndcg10_delta_de"]
+    targets = [
+        {"what": "I^3 passage encoding time / DE's", "wanted": "<= 1.15",
+         "measured": f"{exact_ratio:.3f} (`exact`); {off_ratio:.3f} (reference `off` path)", "verdict":
+         verdict(exact_ratio <= 1.15) + (" (`exact`); " + verdict(off_ratio <= 1.15) + " (`off`)")},
+        {"what": "query latency I^3 / DE (search median; p95)", "wanted": "1.00 +/- 0.05",
+         "measured": f"{q_ratio:.3f}; {query_ratios['search p95 I3/DE']:.3f}",
+         "verdict": verdict(abs(q_ratio - 1) <= 0.05)},
+        {"what": "index bytes I^3 = DE", "wanted": "equal",
+         "measured": f"{index_size['I^3 (FAISS flat, 384-d)']['bytes']:,} = {de_bytes:,}",
+         "verdict": verdict(index_size["I^3 (FAISS flat, 384-d)"]["bytes"] == de_bytes)},
+        {"what": "token-level index / DE", "wanted": ">= 30x", "measured": f"{token_x:.0f}x",
+         "verdict": verdict(token_x >= 30)},
+        {"what": "fp32 encoding FLOP/s / peak (median peak)", "wanted": ">= 0.70",
+         "measured": f"DE {frac:.2f}, I^3 {frac_i3:.2f}", "verdict": verdict(min(frac, frac_i3) >= 0.70)},
+        {"what": "int8 fast path throughput / fp32", "wanted": ">= 1.8x",
+         "measured": f"DE {speed_de:.2f}x, I^3 {speed_i3:.2f}x (vs `exact`)",
+         "verdict": verdict(min(speed_de, speed_i3) >= 1.8)},
+        {"what": "int8 nDCG@10 - fp32 (DE, SciFact test)", "wanted": "|delta| <= 0.005",
+         "measured": f"{delta:+.4f} ({de_int8_ndcg:.4f} vs {de_fp32_ndcg:.4f})" + (" (sample: not SciFact's figure)" if args.sample else ""),
+         "verdict": verdict(abs(delta) <= 0.005)},
+    ]
+    results = {
+        "command": "python benchmarks/efficiency.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "threads": threads,
+        "corpus": {"passages": len(docs), "queries": len(queries), "tokens": int(sum(lengths)),
+                   "mean_tokens": float(np.mean(lengths)), "max_length": args.max_length, "sample": args.sample},
+        "models": {"backbone": BASE, "dirs": {k: str(v) for k, v in dirs.items()},
+                   "note": "I^3 = `I3Model.from_backbone()` (full variant: 1 reconstructor layer over 32 slots "
+                           "cross-attending to all passage tokens, 1 interactor layer over passage + pseudo-query), "
+                           "untrained heads (seed 0); DE = `I3Model.from_backbone(variant=\"de\")`; the same "
+                           "all-MiniLM-L6-v2 weights in both (checked)."},
+        "targets": targets, "encoding": encoding, "flops": flops, "index_size": index_size,
+        "queries": {"in_process": in_process, "ratios": query_ratios, "maxsim": maxsim, "cli": cli},
+        "fast_path": fast_path, "wall_minutes": (time.time() - wall) / 60,
+    }
+    write_report(results, out)
+    print((out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
