@@ -93,6 +93,14 @@ def pipeline(name: str, coll, run: Runner, encoder: str, topics: str, qrels: str
     }
 
 
+def load_note() -> str:
+    load = os.getloadavg()[1]
+    note = f"5-min load average at the end {load:.1f}"
+    if load > (os.cpu_count() or 1):
+        note += ": other jobs shared the cores, so the seconds overstate an idle machine's"
+    return note
+
+
 def write_results(out: Path, name: str, description: str, encoder_note: str, run: Runner,
                   scores: dict, seconds: float) -> None:
     out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +127,8 @@ def write_results(out: Path, name: str, description: str, encoder_note: str, run
         table.append(f"| {system} | " + " | ".join(f"{values[label]:.4f}" for label, _, _ in METRICS) + " |")
     md = [f"# {name}", "", description, "", encoder_note, "",
           f"Measured {stamp} on {machine}; pyserini {versions['pyserini']}, torch {versions['torch']}, "
-          f"transformers {versions['transformers']}, faiss {versions['faiss']}; whole pipeline {seconds / 60:.1f} min.",
+          f"transformers {versions['transformers']}, faiss {versions['faiss']}; whole pipeline {seconds / 60:.1f} min "
+          f"({load_note()}).",
           "", *table, "", "Commands (and seconds each): [commands.sh](commands.sh).", ""]
     (out / "scores.md").write_text("\n".join(md))
     (out / "scores.json").write_text(json.dumps({"collection": name, "measured": stamp, "machine": machine,
