@@ -44,6 +44,9 @@ def make_minimal_env(java_user_home: Path, pyserini_cache: Path, **extra: str) -
         "PYSERINI_CACHE": str(pyserini_cache),
         "HOME": str(java_user_home),  # Python-side ~ (tqdm, HF) stays in tmp too
     }
+    # the model settings of this process (e.g. $PYSERINI_I3_FAST_PATH, $PYSERINI_I3_ENCODER), so that
+    # in-process expectations and the commands use the same model; the Java switch stays out
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PYSERINI_I3_") and k != "PYSERINI_I3_JAVA"})
     env.update(extra)
     return env
 
