@@ -49,8 +49,9 @@ class I3DocumentEncoder(DocumentEncoder):
       without ``add_sep``: ``title text`` (Pyserini's convention for other encoders).
     * ``max_length``: honoured when given; Pyserini's unset default (256) becomes the
       model's ``passage_max_length``.
-    * ``fp16``: half-precision autocast on CUDA; ignored on CPU (as Pyserini's own
-      encoders do), with a one-time notice.
+    * ``fp16``: 16-bit autocast on CUDA (where ``I3Model`` already autocasts, bf16 if
+      supported, with or without it); ignored on CPU (as Pyserini's own encoders do),
+      with a one-time notice.
     """
 
     def __init__(self, model_name: str = "i3", tokenizer_name=None, device: str = "cpu", **kwargs):
