@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo bench-scifact clean
+.PHONY: venv test test-fast demo bench-scifact bench-efficiency clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,11 @@ demo: $(STAMP)
 BENCH_ARGS ?=
 bench-scifact: $(STAMP)
 	$(PY) benchmarks/scifact.py $(BENCH_ARGS)
+
+# I^3 vs DE cost on SciFact, side by side in one run (encoding, FLOP/s vs peak, index
+# size, query latency, int8 fast path); writes runs/efficiency/. Quick: BENCH_ARGS="--sample 400".
+bench-efficiency: $(STAMP)
+	$(PY) benchmarks/efficiency.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
