@@ -29,6 +29,7 @@ from torch import nn
 
 from pyserini_i3.backbone import DEFAULT_BACKBONE, resolve_model_path, sentence_transformer_hints
 from pyserini_i3.config import I3Config, check_fast_path, check_max_length, read_config_json
+from pyserini_i3.delta import DELTA_FILE, has_lora, is_delta_dir, rebuild, save_delta
 from pyserini_i3.heads import Interactor, Reconstructor, VocabHead, init_like_bert
 
 logger = logging.getLogger(__name__)
@@ -196,15 +197,19 @@ class I3Model(nn.Module):
                 "(start one from a plain encoder with I3Model.from_backbone)"
             )
         weights = path / WEIGHTS_NAME
-        if not weights.is_file():
-            raise ValueError(f"{model_dir}: no {WEIGHTS_NAME} next to config.json")
+        compact = not weights.is_file() and is_delta_dir(path)
+        if not weights.is_file() and not compact:
+            raise ValueError(f"{model_dir}: no {WEIGHTS_NAME} (nor {DELTA_FILE}) next to config.json")
         try:
             config = I3Config.from_dict(data)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{model_dir}/config.json: {exc}") from None
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = cls(config, tokenizer)
-        model.load_weights(load_file(str(weights)), source=str(weights))
+        if compact:  # adapters + heads over a base that an installed package or the hub carries
+            rebuild(model, path, lambda base: _pretrained_encoder(resolve_model_path(base)))
+        else:
+            model.load_weights(load_file(str(weights)), source=str(weights))
         model.eval()
         return model.to(device) if device is not None else model
 
@@ -230,7 +235,11 @@ class I3Model(nn.Module):
         self.load_state_dict(state, strict=True)
 
     def save_pretrained(self, model_dir: str | os.PathLike) -> Path:
-        """Write config.json, model.safetensors and the tokenizer; files land whole or not at all."""
+        """Write config.json, model.safetensors and the tokenizer; files land whole or not at all.
+
+        A model with LoRA adapters (``--lora-rank``) writes the compact format of
+        :mod:`pyserini_i3.delta` instead of model.safetensors.
+        """
         from safetensors.torch import save_file
 
         target = Path(model_dir)
@@ -238,11 +247,16 @@ class I3Model(nn.Module):
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.tmp-") as tmp:
             tmp_path = Path(tmp)
             self.config.save_pretrained(tmp_path)
-            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-            save_file(state, str(tmp_path / WEIGHTS_NAME), metadata={"format": "pt"})
+            if has_lora(self):  # trained with adapters: store only what training added
+                save_delta(self, tmp_path)
+            else:
+                state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+                save_file(state, str(tmp_path / WEIGHTS_NAME), metadata={"format": "pt"})
             if self.tokenizer is not None:
                 self.tokenizer.save_pretrained(tmp_path)
             target.mkdir(exist_ok=True)
+            stale = WEIGHTS_NAME if has_lora(self) else DELTA_FILE  # the other format's marker would win
+            (target / stale).unlink(missing_ok=True)
             for file in tmp_path.iterdir():
                 os.replace(file, target / file.name)
         return target

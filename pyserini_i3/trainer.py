@@ -27,6 +27,7 @@ import torch
 
 from pyserini_i3.batching import REC_TARGETS, Collator, TrainGroups, epoch_order
 from pyserini_i3.data import Problems, read_training_file
+from pyserini_i3.delta import DEFAULT_TARGETS, add_lora, has_lora, load_trainable_state
 from pyserini_i3.distributed import DistributedContext, init_distributed, shutdown
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,13 @@ class TrainArguments:
     rec_schedule: str = field(default="constant", metadata={"help": "constant | epoch-decay (lambda / 10^epoch)"})
     rec_targets: str = field(default="both", metadata={"help": "query | pseudo | both | none"})
     kd_weight: float = field(default=1.0, metadata={"help": "lambda_kd, used when the file has teacher scores"})
+    lora_rank: int = field(default=0, metadata={
+        "help": "if > 0: train peft LoRA adapters of this rank on the encoders (their weights frozen) and the "
+                "I^3 heads in full; the output stores only adapters + heads over the checksummed base"})
+    lora_alpha: float = field(default=0.0, metadata={"help": "LoRA scaling numerator (0: twice the rank)"})
+    lora_dropout: float = 0.0
+    lora_target_modules: str = field(default=DEFAULT_TARGETS, metadata={
+        "help": "regex of the encoder layers that get adapters (default: BERT attention and feed-forward)"})
     gradient_checkpointing: bool = False
     seed: int = 42
     save_steps: int = field(default=0, metadata={"help": "checkpoint every N steps (0: only at the end)"})
@@ -88,6 +96,14 @@ class TrainArguments:
         if self.batch_size % self.gradient_accumulation_steps:
             raise ValueError(f"--batch-size {self.batch_size} is not divisible by --gradient-accumulation-steps "
                              f"{self.gradient_accumulation_steps}")
+        if self.lora_rank < 0:
+            raise ValueError(f"--lora-rank must be 0 (full fine-tuning) or more, not {self.lora_rank}")
+        if self.lora_rank:
+            from pyserini_i3.config import is_i3_model_dir
+
+            if is_i3_model_dir(self.base):
+                raise ValueError(f"--lora-rank adds adapters to a plain backbone (the base the output is rebuilt "
+                                 f"from), not to the I^3 model directory {self.base}")
         if not Path(self.train_file).is_file():
             raise ValueError(f"--train-file {self.train_file}: no such file")
 
@@ -197,7 +213,10 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
             raise ValueError(f"--batch-size {args.batch_size} is larger than the {len(examples)} training examples")
         total = args.max_steps if args.max_steps > 0 else max(1, math.ceil(args.epochs * steps_per_epoch))
 
-        model = build_model(args).to(device)
+        model = build_model(args)
+        if args.lora_rank:
+            add_lora(model, args.lora_rank, args.lora_alpha, args.lora_dropout, args.lora_target_modules)
+        model = model.to(device)
         model.train()
         if args.gradient_checkpointing:
             for enc in {id(model.passage_encoder): model.passage_encoder, id(model.query_model()): model.query_model()}.values():
@@ -212,7 +231,10 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
             last = _checkpoint_dirs(output)[-1]
             from pyserini_i3.model import I3Model
 
-            model.load_weights(I3Model.from_pretrained(last).state_dict(), source=str(last))
+            if has_lora(model):
+                load_trainable_state(model, last)
+            else:
+                model.load_weights(I3Model.from_pretrained(last).state_dict(), source=str(last))
             state = torch.load(last / "optimizer.pt", map_location="cpu", weights_only=False)
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
