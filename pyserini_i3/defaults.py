@@ -113,6 +113,7 @@ def encoder_dimension(name) -> int:
         config = json.loads((resolve_model_path(BASE) / "config.json").read_text())
         return int(config["hidden_size"])
     from pyserini_i3.config import read_config_json
+    from pyserini_i3.delta import DELTA_FILE
     from pyserini_i3.model import WEIGHTS_NAME
 
     if not path.is_dir():
@@ -122,8 +123,8 @@ def encoder_dimension(name) -> int:
         raise ValueError(f"{path}: not an I^3 model directory (no config.json)")
     if data.get("model_type") != "i3":
         raise ValueError(f"{path}/config.json has model_type {data.get('model_type')!r}, not 'i3': not an I^3 model")
-    if not (path / WEIGHTS_NAME).is_file():
-        raise ValueError(f"{path}: no {WEIGHTS_NAME} next to config.json")
+    if not (path / WEIGHTS_NAME).is_file() and not (path / DELTA_FILE).is_file():
+        raise ValueError(f"{path}: no {WEIGHTS_NAME} (nor {DELTA_FILE}) next to config.json")
     try:
         return int(data["backbone_config"]["hidden_size"])
     except (KeyError, TypeError, ValueError):

@@ -40,10 +40,14 @@ def _write_jsonl(path: Path, rows) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
+    try:
+        with open(tmp, "w") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return n
 
@@ -119,3 +123,74 @@ def dl19_pool(data: Path, out: Path, num_queries: int | None = None, num_other: 
     (out / "qrels.txt").write_bytes((pool / "qrels.txt").read_bytes())
     n_queries = sum(1 for line in open(out / "topics.tsv") if line.strip())
     return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, n_queries)
+
+
+# --------------------------------------------------------------------------- the demo's collection
+SCIFACT_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/scifact.zip"
+URL_ENV = "PYSERINI_I3_SCIFACT_URL"  # another mirror (or a file:// URL in tests)
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample_collection"
+
+
+def beir_test_collection(beir_dir: Path, out: Path, split: str = "test") -> Collection:
+    """Every passage of a BEIR dataset and the queries/qrels of ``split``, Pyserini-ready."""
+    beir_dir, out = Path(beir_dir), Path(out)
+    qrels = []
+    qrels_file = beir_dir / "qrels" / f"{split}.tsv"
+    with open(qrels_file) as f:
+        reader = csv.reader(f, delimiter="\t")
+        next(reader)
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != 3:
+                raise ValueError(f"{qrels_file}:{line_no}: expected query-id, corpus-id, score")
+            qrels.append((row[0], row[1], int(row[2])))
+    qids = sorted({q for q, _, _ in qrels}, key=lambda q: (len(q), q))
+
+    def docs():
+        with open(beir_dir / "corpus.jsonl", encoding="utf-8") as f:
+            for line_no, line in enumerate(f, start=1):
+                try:
+                    d = json.loads(line)
+                    yield {"id": d["_id"], "title": d.get("title", ""), "text": d["text"],
+                           "contents": f"{d.get('title', '')}\n{d['text']}".strip()}
+                except (json.JSONDecodeError, KeyError) as exc:
+                    raise ValueError(f"{beir_dir / 'corpus.jsonl'}:{line_no}: not a BEIR passage ({exc})") from None
+
+    n_docs = _write_jsonl(out / "corpus" / "corpus.jsonl", docs())
+    queries = {}
+    with open(beir_dir / "queries.jsonl", encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            queries[q["_id"]] = q["text"]
+    missing = [q for q in qids if q not in queries]
+    if missing:
+        raise ValueError(f"{qrels_file}: query {missing[0]} is not in {beir_dir / 'queries.jsonl'}")
+    (out / "topics.tsv").write_text("".join(f"{q}\t{queries[q]}\n" for q in qids), encoding="utf-8")
+    (out / "qrels.txt").write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in qrels))
+    return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, len(qids))
+
+
+def download_scifact(cache: Path, timeout: float = 30.0) -> Path:
+    """BEIR's public SciFact (corpus, queries, qrels), downloaded once into ``cache``; OSError offline."""
+    import os
+    import shutil
+    import tempfile
+    import urllib.request
+    import zipfile
+
+    target = Path(cache) / "scifact"
+    if (target / "corpus.jsonl").is_file() and (target / "qrels" / "test.tsv").is_file():
+        return target
+    url = os.environ.get(URL_ENV, SCIFACT_URL)
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".scifact-") as tmp:
+        archive = Path(tmp) / "scifact.zip"
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(archive, "wb") as f:
+            shutil.copyfileobj(response, f)
+        with zipfile.ZipFile(archive) as z:
+            z.extractall(tmp)
+        extracted = Path(tmp) / "scifact"
+        if not (extracted / "corpus.jsonl").is_file():
+            raise OSError(f"{url}: the archive holds no scifact/corpus.jsonl")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(extracted, target)
+    return target

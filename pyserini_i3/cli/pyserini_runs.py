@@ -36,25 +36,30 @@ COLLECTIONS = ("scifact-subset", "dl19-pool")
 
 
 class Runner:
-    def __init__(self, work: Path, env: dict, log):
+    def __init__(self, work: Path, env: dict, log, name: str = "pyserini-runs"):
+        self.name = name
+        self.last_seconds = 0.0
         self.work = work
         self.env = env
         self.log = log
         self.commands: list[tuple[str, float]] = []
 
-    def __call__(self, *args, record=True) -> str:
+    def __call__(self, *args, record=True, stream=False) -> str:
+        """Run ``python ARGS`` in the work directory; ``stream``: show its output (progress bars) live."""
         cmd = [sys.executable, *map(str, args)]
         shown = shlex.join(["python", *map(str, args)])
         self.log(f"$ {shown}")
         start = time.time()
-        proc = subprocess.run(cmd, cwd=self.work, env=self.env, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=self.work, env=self.env, capture_output=not stream, text=True)
         seconds = time.time() - start
+        self.last_seconds = seconds
         if proc.returncode != 0:
-            sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-4000:])
-            raise SystemExit(f"pyserini-runs: command failed (exit {proc.returncode}): {shown}")
+            if not stream:
+                sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-4000:])
+            raise SystemExit(f"{self.name}: command failed (exit {proc.returncode}): {shown}")
         if record:
             self.commands.append((shown, seconds))
-        return proc.stdout
+        return proc.stdout or ""
 
     def trec_eval(self, qrels: str, run: str) -> dict[str, float]:
         scores = {}
@@ -102,7 +107,7 @@ def load_note() -> str:
 
 
 def write_results(out: Path, name: str, description: str, encoder_note: str, run: Runner,
-                  scores: dict, seconds: float) -> None:
+                  scores: dict, seconds: float, extra: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU used (--device cpu)"
@@ -117,7 +122,7 @@ def write_results(out: Path, name: str, description: str, encoder_note: str, run
             versions[module] = "?"
     lines = ["#!/usr/bin/env bash", f"# {name}: {description}",
              "# Run from the collection's scratch directory (corpus/, topics.tsv, qrels.txt),",
-             "# built by `python -m pyserini_i3 pyserini-runs`; seconds measured on: " + machine, "set -euo pipefail"]
+             f"# built by `python -m pyserini_i3 {run.name}`; seconds measured on: " + machine, "set -euo pipefail"]
     for command, secs in run.commands:
         lines.append(f"{command}  # {secs:.0f}s")
     (out / "commands.sh").write_text("\n".join(lines) + "\n")
@@ -129,7 +134,7 @@ def write_results(out: Path, name: str, description: str, encoder_note: str, run
           f"Measured {stamp} on {machine}; pyserini {versions['pyserini']}, torch {versions['torch']}, "
           f"transformers {versions['transformers']}, faiss {versions['faiss']}; whole pipeline {seconds / 60:.1f} min "
           f"({load_note()}).",
-          "", *table, "", "Commands (and seconds each): [commands.sh](commands.sh).", ""]
+          "", *table, "", *(extra or []), "Commands (and seconds each): [commands.sh](commands.sh).", ""]
     (out / "scores.md").write_text("\n".join(md))
     (out / "scores.json").write_text(json.dumps({"collection": name, "measured": stamp, "machine": machine,
                                                  "versions": versions, "scores": scores,

@@ -1,0 +1,52 @@
+"""``python -m pyserini_i3 teacher-scores --train-file IN --teacher MODEL --output OUT``.
+
+Copies a training file with a teacher's score on every passage (the ``score`` key
+that ``train`` distils from, ``--kd-weight``).  The teacher is an I^3 model
+directory, ``i3``, or any Hugging Face encoder (used as a plain dual encoder with
+its sentence-transformers pooling).  Passages are joined as in training
+(``title [SEP] text``) and cut at ``--passage-max-length``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pyserini_i3 teacher-scores", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train-file", required=True, help="Tevatron-shaped JSONL (python -m pyserini_i3 prepare)")
+    parser.add_argument("--teacher", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--output", required=True, help="the training file to write, with scores")
+    parser.add_argument("--query-max-length", type=int, default=64)
+    parser.add_argument("--passage-max-length", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    from pathlib import Path
+
+    from pyserini_i3.data import Problems, read_training_file, write_training_file
+    from pyserini_i3.teacher import add_teacher_scores, load_teacher
+
+    if not Path(args.train_file).is_file():
+        print(f"teacher-scores: --train-file {args.train_file}: no such file", file=sys.stderr)
+        return 1
+    start = time.time()
+    problems = Problems()
+    examples = read_training_file(args.train_file, problems)
+    if not examples:
+        print(f"teacher-scores: --train-file {args.train_file}: no usable training example", file=sys.stderr)
+        return 1
+    try:
+        teacher = load_teacher(args.teacher)
+    except (OSError, ValueError) as exc:
+        print(f"teacher-scores: --teacher {args.teacher}: {exc}", file=sys.stderr)
+        return 1
+    pairs = add_teacher_scores(examples, teacher, args.query_max_length, args.passage_max_length, args.batch_size)
+    write_training_file(args.output, examples)
+    skipped = ", ".join(problems.describe(kind) for kind in sorted(problems.counts))
+    print(f"teacher-scores: {len(examples)} queries, {pairs} pairs scored by {args.teacher}"
+          f"{f' ({skipped} skipped)' if skipped else ''}; {args.output} in {time.time() - start:.0f}s", file=sys.stderr)
+    return 0
