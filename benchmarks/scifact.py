@@ -344,11 +344,12 @@ def main(argv=None) -> int:
         bm25_train, _ = bm25(col, work, log, col["train_topics"], "bm25-train")
         tuning = {}
         for alpha in args.alphas:
-            run = hybrid_run(model, indexes[model.name], col["train_topics"], work, log, alpha, f"hybrid-train-a{alpha}")
+            run = hybrid_run(model, indexes[model.name], col["train_topics"], work, log, alpha,
+                             f"hybrid-{model.name}-train-a{alpha}")  # the model in the name: cached runs never mix
             tuning[alpha] = trec_eval(col["train_qrels"], run, log)["ndcg_cut_10"]
         alpha = max(tuning, key=tuning.get)
         results["hybrid_alpha_on_train"] = {"tried": tuning, "chosen": alpha}
-        hybrid = hybrid_run(model, indexes[model.name], col["topics"], work, log, alpha, "hybrid")
+        hybrid = hybrid_run(model, indexes[model.name], col["topics"], work, log, alpha, f"hybrid-{model.name}")
         name = f"hybrid BM25 + {i3_name} (best seed, alpha {alpha})"
         runs[name] = [hybrid]
         s = trec_eval(col["qrels"], hybrid, log)
