@@ -33,18 +33,21 @@ demo: $(STAMP)
 	$(PY) -m pyserini_i3 demo
 
 # Rebuild the shipped default encoder from the shared data (about 15 min on 2 CPU cores):
-# BM25 hard negatives for SciFact train + the 600 MS MARCO dev queries, LoRA + heads, seed 1.
+# BM25 hard negatives for SciFact train + the 600 MS MARCO dev queries, all-MiniLM-L6-v2's
+# scores as distillation targets, LoRA adapters + I^3 heads, seed 1 (encoders/*/README.md).
 DATA    ?= ../shared/data
 ENC_OUT ?= .work/default-encoder
 DEFAULT_ENCODER_ARGS = --base sentence-transformers/all-MiniLM-L6-v2 --variant full --tied-encoders true \
 	--lora-rank 16 --seed 1 --max-steps 168 --batch-size 8 --group-size 4 --passage-max-length 128 \
-	--query-max-length 64 --learning-rate 3e-4 --head-learning-rate 1e-3 --rec-weight 0.1 --save-steps 50 --resume true
+	--query-max-length 64 --learning-rate 2e-4 --head-learning-rate 1e-3 --rec-weight 0.1 --kd-weight 1.0 \
+	--save-steps 50 --resume true
 default-encoder: $(STAMP)
 	mkdir -p $(ENC_OUT)
 	$(PY) -m pyserini_i3 prepare --beir-dir $(DATA)/scifact --split train --output $(ENC_OUT)/scifact-train.jsonl --depth 100 --negatives 15
 	$(PY) -m pyserini_i3 prepare --collection $(DATA)/msmarco-pools/dev600/collection.tsv --queries $(DATA)/msmarco-pools/dev600/queries.tsv --qrels $(DATA)/msmarco-pools/dev600/qrels.txt --output $(ENC_OUT)/dev600-train.jsonl --depth 100 --negatives 15
 	cat $(ENC_OUT)/scifact-train.jsonl $(ENC_OUT)/dev600-train.jsonl > $(ENC_OUT)/train.jsonl
-	$(PY) -m pyserini_i3 train --train-file $(ENC_OUT)/train.jsonl --output-dir $(ENC_OUT)/model $(DEFAULT_ENCODER_ARGS)
+	$(PY) -m pyserini_i3 teacher-scores --train-file $(ENC_OUT)/train.jsonl --teacher sentence-transformers/all-MiniLM-L6-v2 --output $(ENC_OUT)/train.kd.jsonl
+	$(PY) -m pyserini_i3 train --train-file $(ENC_OUT)/train.kd.jsonl --output-dir $(ENC_OUT)/model $(DEFAULT_ENCODER_ARGS)
 
 # DE vs I^3 on SciFact (train split -> 300 test queries); writes runs/scifact/.
 # Sizing (steps, batch, lengths, seeds) is recorded in runs/scifact/results.json.
