@@ -55,7 +55,9 @@ def test_demo_writes_runs_submission_and_scores(demo):
     for name in ("run.i3.trec", "run.bm25.trec", "run.hybrid.trec"):
         run = read_trec(out / name)
         assert set(run) == queries, name
-        assert all(set(ranked) <= docs and len(ranked) == len(docs) for ranked in run.values())  # 60 < 100 hits
+        assert all(set(ranked) <= docs for ranked in run.values())
+        if name != "run.bm25.trec":  # dense (and so hybrid) rank every passage: 60 < 100 hits
+            assert all(len(ranked) == len(docs) for ranked in run.values()), name
     dense = read_trec(out / "run.i3.trec")
     submission: dict[str, list[str]] = {}
     for line in (out / "run.i3.msmarco.tsv").read_text().splitlines():
@@ -65,9 +67,10 @@ def test_demo_writes_runs_submission_and_scores(demo):
     assert submission == dense  # the same ranking, in MS MARCO's qid<TAB>docid<TAB>rank
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["scores"]) == {"BM25", "I^3 (i3)", "hybrid (BM25 alpha 0.5, normalized)"}
-    for values in scores["scores"].values():
+    for system, values in scores["scores"].items():
         assert set(values) == {"nDCG@10", "R@100", "MRR@10"} and all(0 <= v <= 1 for v in values.values())
-        assert values["R@100"] == 1.0  # every passage is retrieved
+        if system != "BM25":
+            assert values["R@100"] == 1.0  # every passage is retrieved
     assert set(scores["stages_s"]) and all(v >= 0 for v in scores["stages_s"].values())
     assert "| stage | seconds |" in (out / "scores.md").read_text()
 
