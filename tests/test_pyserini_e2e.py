@@ -110,7 +110,7 @@ def pyserini_fields(row: dict, with_title: bool) -> tuple[str, str | None]:
 
 def chunked_passage_vectors(model, rows: list[dict], batch: int, with_title: bool, max_length,
                             chunks=None) -> np.ndarray:
-    """``encode_passages`` over Pyserini's batches of the corpus (same padding, so bit-equal)."""
+    """``encode_passages`` over Pyserini's batches of the corpus (same padding as Pyserini's)."""
     out = []
     starts = range(0, len(rows), batch)
     for start in (starts if chunks is None else [starts[c] for c in chunks]):
@@ -186,7 +186,9 @@ def test_faiss_index_vectors_equal_encode_passages(scifact, scifact_rows, defaul
                            for c in SCIFACT_CHUNKS])
     expected = chunked_passage_vectors(default_model, scifact_rows, SCIFACT_BATCH, True, SCIFACT_MAX_LENGTH,
                                        chunks=SCIFACT_CHUNKS)
-    np.testing.assert_array_equal(vectors[rows], expected)
+    # same batches and padding; float noise only (the shipped encoder's `exact` path reduces in an order
+    # that depends on the thread count, and the query-side tests set 1 thread in this process)
+    np.testing.assert_allclose(vectors[rows], expected, atol=1e-6, rtol=0)
     # and the same as one encode_passages call over them, up to padding-order float noise
     picked = [scifact_rows[i] for i in rows]
     once = default_model.encode_passages([r["text"] for r in picked], [r["title"] for r in picked],
