@@ -34,6 +34,11 @@ ENCODERS = ("passage_encoder", "query_encoder")
 DEFAULT_TARGETS = r".*encoder\.layer\.\d+\..*(query|key|value|dense)$"
 
 
+def is_head_key(key: str) -> bool:
+    """A state-dict key of the I^3 heads (reconstructor, interactor, vocabulary head), not an encoder's."""
+    return key.split(".", 1)[0] not in ENCODERS
+
+
 def weights_sha256(module: nn.Module) -> str:
     """SHA-256 over a module's tensors (names, dtypes, shapes, float32 bytes), file-format independent."""
     digest = hashlib.sha256()
@@ -65,7 +70,7 @@ def add_lora(model: nn.Module, rank: int, alpha: float = 0.0, dropout: float = 0
     if not any("lora_" in name for name, _ in model.named_parameters()):
         raise ValueError(f"--lora-target-modules {target_modules!r} matches no layer of the encoder")
     for name, param in model.named_parameters():
-        if name.split(".", 1)[0] not in ENCODERS:
+        if is_head_key(name):
             param.requires_grad_(True)  # reconstructor, interactor, vocabulary head: trained in full
     model._lora_config = config
     model._base_sha256 = base_sha
@@ -77,8 +82,7 @@ def trainable_state(model: nn.Module) -> tuple[dict, dict]:
     from peft import get_peft_model_state_dict
 
     adapters = {k: v.detach().contiguous().cpu() for k, v in get_peft_model_state_dict(model).items()}
-    heads = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
-             if k.split(".", 1)[0] not in ENCODERS}
+    heads = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if is_head_key(k)}
     return adapters, heads
 
 
@@ -114,7 +118,7 @@ def _load_heads(model: nn.Module, directory: Path) -> None:
     from safetensors.torch import load_file
 
     heads = load_file(str(directory / HEADS_WEIGHTS))
-    own = {k for k in model.state_dict() if k.split(".", 1)[0] not in ENCODERS}
+    own = {k for k in model.state_dict() if is_head_key(k)}
     if set(heads) != own:
         extra, missing = sorted(set(heads) - own), sorted(own - set(heads))
         raise ValueError(f"{directory}/{HEADS_WEIGHTS}: weights do not match config.json "

@@ -62,17 +62,39 @@ def _read_trec_qrels(path: Path) -> list[tuple[str, str, int]]:
     return rows
 
 
+def _read_beir_qrels(path: Path) -> list[tuple[str, str, int]]:
+    """BEIR's ``query-id corpus-id score`` tsv (header line skipped)."""
+    rows = []
+    with open(path) as f:
+        reader = csv.reader(f, delimiter="\t")
+        next(reader)
+        for line_no, row in enumerate(reader, start=2):
+            if len(row) != 3:
+                raise ValueError(f"{path}:{line_no}: expected query-id, corpus-id, score")
+            rows.append((row[0], row[1], int(row[2])))
+    return rows
+
+
+def _write_topics_and_qrels(out: Path, queries_file: Path, qids: list[str], qrels) -> None:
+    """``topics.tsv`` for ``qids`` (texts from a BEIR queries.jsonl) and TREC ``qrels.txt``."""
+    queries = {}
+    with open(queries_file, encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            queries[q["_id"]] = q["text"]
+    missing = [q for q in qids if q not in queries]
+    if missing:
+        raise ValueError(f"qrels name query {missing[0]}, which is not in {queries_file}")
+    (out / "topics.tsv").write_text("".join(f"{q}\t{queries[q]}\n" for q in qids), encoding="utf-8")
+    (out / "qrels.txt").write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in qrels))
+
+
 def scifact_subset(data: Path, out: Path, num_queries: int = 50, num_other: int = 1000,
                    seed: int = SEED) -> Collection:
     """The first ``num_queries`` SciFact test queries (by id), every passage judged for
     them, and ``num_other`` other passages drawn with a fixed seed."""
     data, out = Path(data), Path(out)
-    qrels = []
-    with open(data / "scifact" / "qrels" / "test.tsv") as f:
-        reader = csv.reader(f, delimiter="\t")
-        next(reader)
-        for qid, docid, score in reader:
-            qrels.append((qid, docid, int(score)))
+    qrels = _read_beir_qrels(data / "scifact" / "qrels" / "test.tsv")
     qids = sorted({q for q, _, _ in qrels}, key=int)[:num_queries]
     keep_q = set(qids)
     qrels = [r for r in qrels if r[0] in keep_q]
@@ -84,13 +106,7 @@ def scifact_subset(data: Path, out: Path, num_queries: int = 50, num_other: int 
         {"id": d["_id"], "title": d["title"], "text": d["text"], "contents": f"{d['title']} {d['text']}".strip()}
         for d in docs if d["_id"] in keep_d
     ))
-    queries = {}
-    for line in open(data / "scifact" / "queries.jsonl"):
-        q = json.loads(line)
-        if q["_id"] in keep_q:
-            queries[q["_id"]] = q["text"]
-    (out / "topics.tsv").write_text("".join(f"{q}\t{queries[q]}\n" for q in qids))
-    (out / "qrels.txt").write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in qrels))
+    _write_topics_and_qrels(out, data / "scifact" / "queries.jsonl", qids, qrels)
     return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, len(qids))
 
 
@@ -134,15 +150,7 @@ SAMPLE_DIR = Path(__file__).resolve().parent / "sample_collection"
 def beir_test_collection(beir_dir: Path, out: Path, split: str = "test") -> Collection:
     """Every passage of a BEIR dataset and the queries/qrels of ``split``, Pyserini-ready."""
     beir_dir, out = Path(beir_dir), Path(out)
-    qrels = []
-    qrels_file = beir_dir / "qrels" / f"{split}.tsv"
-    with open(qrels_file) as f:
-        reader = csv.reader(f, delimiter="\t")
-        next(reader)
-        for line_no, row in enumerate(reader, start=2):
-            if len(row) != 3:
-                raise ValueError(f"{qrels_file}:{line_no}: expected query-id, corpus-id, score")
-            qrels.append((row[0], row[1], int(row[2])))
+    qrels = _read_beir_qrels(beir_dir / "qrels" / f"{split}.tsv")
     qids = sorted({q for q, _, _ in qrels}, key=lambda q: (len(q), q))
 
     def docs():
@@ -156,16 +164,7 @@ def beir_test_collection(beir_dir: Path, out: Path, split: str = "test") -> Coll
                     raise ValueError(f"{beir_dir / 'corpus.jsonl'}:{line_no}: not a BEIR passage ({exc})") from None
 
     n_docs = _write_jsonl(out / "corpus" / "corpus.jsonl", docs())
-    queries = {}
-    with open(beir_dir / "queries.jsonl", encoding="utf-8") as f:
-        for line in f:
-            q = json.loads(line)
-            queries[q["_id"]] = q["text"]
-    missing = [q for q in qids if q not in queries]
-    if missing:
-        raise ValueError(f"{qrels_file}: query {missing[0]} is not in {beir_dir / 'queries.jsonl'}")
-    (out / "topics.tsv").write_text("".join(f"{q}\t{queries[q]}\n" for q in qids), encoding="utf-8")
-    (out / "qrels.txt").write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in qrels))
+    _write_topics_and_qrels(out, beir_dir / "queries.jsonl", qids, qrels)
     return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, len(qids))
 
 

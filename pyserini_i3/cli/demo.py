@@ -94,9 +94,10 @@ def main(argv: list[str]) -> int:
     run("-m", "pyserini.index.lucene", "--collection", "JsonCollection", "--input", "corpus", "--index",
         "indexes/lucene", "--generator", "DefaultLuceneDocumentGenerator", "--threads", "2", "--storeRaw")
     stages["BM25 Lucene index (pyserini.index.lucene)"] = run.last_seconds
-    run("-m", "pyserini.search.faiss", "--index", "indexes/faiss-i3", "--topics", "topics.tsv",
-        "--encoder", args.encoder, "--device", device, "--hits", str(HITS), "--batch-size", "32", "--threads", "2",
-        "--output", "runs/run.i3.trec", stream=True)
+    dense_search = ("-m", "pyserini.search.faiss", "--index", "indexes/faiss-i3", "--topics", "topics.tsv",
+                    "--encoder", args.encoder, "--device", device, "--hits", str(HITS), "--batch-size", "32",
+                    "--threads", "2")
+    run(*dense_search, "--output", "runs/run.i3.trec", stream=True)
     stages["I^3 search (pyserini.search.faiss)"] = run.last_seconds
     run("-m", "pyserini.search.lucene", "--index", "indexes/lucene", "--topics", "topics.tsv", "--bm25",
         "--hits", str(HITS), "--threads", "2", "--batch-size", "32", "--output", "runs/run.bm25.trec", stream=True)
@@ -107,9 +108,7 @@ def main(argv: list[str]) -> int:
         "run", "--topics", "topics.tsv", "--hits", str(HITS), "--batch-size", "32", "--threads", "2",
         "--output", "runs/run.hybrid.trec", stream=True)
     stages["hybrid search (pyserini.search.hybrid)"] = run.last_seconds
-    run("-m", "pyserini.search.faiss", "--index", "indexes/faiss-i3", "--topics", "topics.tsv",
-        "--encoder", args.encoder, "--device", device, "--hits", str(HITS), "--batch-size", "32", "--threads", "2",
-        "--output-format", "msmarco", "--output", "runs/run.i3.msmarco.tsv", stream=True)
+    run(*dense_search, "--output-format", "msmarco", "--output", "runs/run.i3.msmarco.tsv", stream=True)
     stages["MS MARCO submission (pyserini.search.faiss --output-format msmarco)"] = run.last_seconds
     t0 = time.time()
     systems = {"BM25": "run.bm25.trec", f"I^3 ({args.encoder})": "run.i3.trec",
