@@ -176,8 +176,10 @@ def train_tag(args) -> str:
     return hashlib.sha1(settings.encode()).hexdigest()[:8]
 
 
-def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -> Path:
+def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -> tuple[Path, float]:
+    """The trained model directory and the seconds training took now (0.0: it was in the cache)."""
     out = work / "models" / f"{kind}-seed{seed}-{train_tag(args)}"
+    seconds = 0.0
     if not done(out / "model.safetensors"):
         cmd = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
                "--base", args.base, "--variant", kind, "--seed", str(seed), "--max-steps", str(args.steps),
@@ -187,8 +189,8 @@ def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -
                "--rec-weight", str(args.rec_weight), "--save-steps", "25", "--resume", "true", "--progress", "false"]
         if args.tied:
             cmd += ["--tied-encoders", "true"]
-        sh(cmd, log)
-    return out
+        seconds = sh(cmd, log)
+    return out, seconds
 
 
 def zero_shot(work: Path, args) -> Path:
@@ -199,6 +201,19 @@ def zero_shot(work: Path, args) -> Path:
 
         I3Model.from_backbone(args.base, variant="de", query_max_length=64).save_pretrained(out)
     return out
+
+
+def merge_timings(path: Path, timings: dict[str, float]) -> dict[str, float]:
+    """Seconds per stage; a stage taken from the cache (0.0 now) keeps the seconds of the run that made it
+    (null if that run predates this record)."""
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    for key, seconds in timings.items():
+        if seconds > 0:
+            merged[key] = round(seconds, 1)
+        else:
+            merged.setdefault(key, None)
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    return merged
 
 
 # --------------------------------------------------------------------------- report
@@ -311,13 +326,12 @@ def main(argv=None) -> int:
     indexes: dict[str, Path] = {}
     for kind in args.variants:
         for seed in args.seeds:
-            t0 = time.time()
-            model = train(kind, seed, train_file, work, log, args)
-            timings[f"train_{kind}_seed{seed}"] = time.time() - t0
+            model, timings[f"train_{kind}_seed{seed}"] = train(kind, seed, train_file, work, log, args)
             index, timings[f"encode_{kind}_seed{seed}"] = dense_index(model, col, work, log, args)
             models[model.name], indexes[model.name] = model, index
             runs.setdefault(names[kind], []).append(dense_run(model, index, col["topics"], work, log, model.name))
 
+    timings = merge_timings(work / "timings.json", timings)
     results: dict = {"systems": {}, "command": "python benchmarks/scifact.py " + " ".join(sys.argv[1:] if argv is None else argv),
                      "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch CPU",
                      "date": time.strftime("%Y-%m-%d"), "sizing": {k: v for k, v in vars(args).items()
@@ -362,8 +376,9 @@ def main(argv=None) -> int:
         shutil.copy(model / "training_args.json", out / "configs" / f"{model.name}.training_args.json")
         shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
     for name, run in best.items():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
-        with open(run) as src, gzip.open(out / f"{run.stem}.top100.trec.gz", "wt") as dst:
-            dst.writelines(line for line in src if int(line.split()[3]) <= 100)
+        top = "".join(line for line in open(run) if int(line.split()[3]) <= 100)
+        # mtime 0: the same run gives the same bytes, so a re-run does not touch committed files
+        (out / f"{run.stem}.top100.trec.gz").write_bytes(gzip.compress(top.encode(), mtime=0))
     if models:
         plot_curves(models, out / "training_curves.png")
     write_report(results, out)
