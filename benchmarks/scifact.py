@@ -213,7 +213,7 @@ def merge_timings(path: Path, timings: dict[str, float]) -> dict[str, float]:
         else:
             merged.setdefault(key, None)
     path.write_text(json.dumps(merged, indent=2) + "\n")
-    return merged
+    return {key: merged[key] for key in timings}
 
 
 # --------------------------------------------------------------------------- report
@@ -326,8 +326,9 @@ def main(argv=None) -> int:
     indexes: dict[str, Path] = {}
     for kind in args.variants:
         for seed in args.seeds:
-            model, timings[f"train_{kind}_seed{seed}"] = train(kind, seed, train_file, work, log, args)
-            index, timings[f"encode_{kind}_seed{seed}"] = dense_index(model, col, work, log, args)
+            model, seconds = train(kind, seed, train_file, work, log, args)
+            timings[f"train_{model.name}"] = seconds
+            index, timings[f"encode_{model.name}"] = dense_index(model, col, work, log, args)
             models[model.name], indexes[model.name] = model, index
             runs.setdefault(names[kind], []).append(dense_run(model, index, col["topics"], work, log, model.name))
 
