@@ -377,7 +377,7 @@ def main(argv=None) -> int:
         shutil.copy(model / "training_args.json", out / "configs" / f"{model.name}.training_args.json")
         shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
     for name, run in best.items():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
-        top = "".join(line for line in open(run) if int(line.split()[3]) <= 100)
+        top = "".join(line for line in run.read_text().splitlines(keepends=True) if int(line.split()[3]) <= 100)
         # mtime 0: the same run gives the same bytes, so a re-run does not touch committed files
         (out / f"{run.stem}.top100.trec.gz").write_bytes(gzip.compress(top.encode(), mtime=0))
     if models:
