@@ -47,6 +47,10 @@ class TrainArguments:
     num_slots: int = field(default=32, metadata={"help": "pseudo-query slots"})
     reconstructor_layers: int = 1
     interactor_layers: int = 1
+    interactor_input: str = field(default="", metadata={
+        "help": "tokens+pseudo | cls+pseudo-mean (default: the variant's; full: tokens+pseudo)"})
+    reconstructor_attends_to: str = field(default="", metadata={
+        "help": "tokens | cls (default: the variant's; full: tokens)"})
     query_max_length: int = 32
     passage_max_length: int = 192
     batch_size: int = field(default=8, metadata={"help": "queries per optimizer step, over all processes"})
@@ -89,6 +93,12 @@ class TrainArguments:
             raise ValueError(f"--optimizer must be adamw or sgd, not {self.optimizer!r}")
         if self.rec_schedule not in ("constant", "epoch-decay"):
             raise ValueError(f"--rec-schedule must be constant or epoch-decay, not {self.rec_schedule!r}")
+        from pyserini_i3.config import INTERACTOR_INPUTS
+
+        if self.interactor_input and self.interactor_input not in INTERACTOR_INPUTS:
+            raise ValueError(f"--interactor-input must be one of {', '.join(INTERACTOR_INPUTS)}")
+        if self.reconstructor_attends_to not in ("", "tokens", "cls"):
+            raise ValueError(f"--reconstructor-attends-to must be tokens or cls, not {self.reconstructor_attends_to!r}")
         if self.rec_targets not in REC_TARGETS:
             raise ValueError(f"--rec-targets must be one of {', '.join(REC_TARGETS)}")
         if self.batch_size < 1 or self.group_size < 1 or self.gradient_accumulation_steps < 1:
@@ -120,10 +130,12 @@ def build_model(args: TrainArguments):
 
     if is_i3_model_dir(args.base):
         return I3Model.from_pretrained(args.base)
+    layout = {k: v for k, v in (("interactor_input", args.interactor_input),
+                                ("reconstructor_attends_to", args.reconstructor_attends_to)) if v}
     return I3Model.from_backbone(
         args.base, variant=args.variant, tied_encoders=args.tied_encoders, num_slots=args.num_slots,
         reconstructor_layers=args.reconstructor_layers, interactor_layers=args.interactor_layers,
-        query_max_length=args.query_max_length, passage_max_length=args.passage_max_length,
+        query_max_length=args.query_max_length, passage_max_length=args.passage_max_length, **layout,
     )
 
 

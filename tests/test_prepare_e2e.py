@@ -208,3 +208,21 @@ def test_dense_negatives_from_a_faiss_index(tmp_path):
     assert result.problems.count("hits outside the collection") == sum(
         int(d[1:]) >= 190 for e in examples for d in [docids[j] for j in np.argsort(-(doc_vecs @ query_vecs[e.query]))[:12]]
     )
+
+
+def test_scifact_kept_index_is_the_one_mined(scifact_subset, tmp_path, capsys):
+    """--keep-bm25-index DIR keeps the index prepare built; mining it again with --bm25-index DIR/index
+    gives the same file, and the two options together are refused in one line."""
+    from pyserini_i3.cli.prepare import main
+
+    first, again = tmp_path / "first.jsonl", tmp_path / "again.jsonl"
+    base = ["--beir-dir", str(scifact_subset), "--depth", "20", "--negatives", "5"]
+    assert main(base + ["--output", str(first), "--keep-bm25-index", str(tmp_path / "bm25")]) == 0
+    assert (tmp_path / "bm25" / "index").is_dir()
+    assert main(base + ["--output", str(again), "--bm25-index", str(tmp_path / "bm25" / "index")]) == 0
+    assert first.read_bytes() == again.read_bytes()
+    capsys.readouterr()
+    assert main(base + ["--output", str(tmp_path / "x.jsonl"), "--keep-bm25-index", str(tmp_path / "k"),
+                        "--bm25-index", str(tmp_path / "bm25" / "index")]) == 1
+    assert capsys.readouterr().err.strip().startswith("prepare: error: --keep-bm25-index keeps the BM25 index")
+    assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "k").exists()

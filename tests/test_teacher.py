@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from model_fixtures import tiny_backbone  # noqa: F401  (fixture)
 from test_trainer import base_args, log, run, write_training_file
@@ -52,3 +53,67 @@ def test_missing_training_file_is_one_line_and_writes_nothing(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"teacher-scores: --train-file {tmp_path / 'nope.jsonl'}: no such file"
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_hybrid_teacher_fuses_as_pyserini_search_hybrid():
+    """The fused teacher scores, divided by the dense range, are Pyserini's normalised hybrid scores."""
+    from types import SimpleNamespace
+
+    from pyserini.search.hybrid import HybridSearcher
+
+    from pyserini_i3.data import Passage, TrainingExample
+    from pyserini_i3.teacher import fuse_bm25
+
+    dense = [12.0, 9.5, 14.0, 3.0]
+    sparse = {"a": 7.0, "b": 11.0, "c": 2.5, "d": 4.0}
+    passages = [Passage(d, "", "text", s) for d, s in zip("abcd", dense)]
+    example = TrainingExample("q1", "a query", passages[:1], passages[1:])
+    assert fuse_bm25([example], lambda query, docids: [sparse[d] for d in docids], alpha=1.0) == 1
+    ours = {p.docid: p.score / (max(dense) - min(dense)) for p in passages}
+    hits = HybridSearcher._hybrid_results(
+        [SimpleNamespace(docid=d, score=s) for d, s in zip("abcd", dense)],
+        [SimpleNamespace(docid=d, score=s) for d, s in sparse.items()], alpha=1.0, k=4, normalization=True)
+    assert {h.docid: round(h.score, 4) for h in hits} == {d: round(s, 4) for d, s in ours.items()}
+    assert [h.docid for h in hits] == sorted(ours, key=ours.get, reverse=True)
+    assert ours["b"] > ours["a"]  # BM25 promotes b over the dense teacher's a
+
+
+def test_hybrid_teacher_needs_dense_scores():
+    from pyserini_i3.data import Passage, TrainingExample
+    from pyserini_i3.teacher import fuse_bm25
+
+    example = TrainingExample("q7", "q", [Passage("a", "", "t", None)], [])
+    with pytest.raises(ValueError, match="query q7: a passage has no dense teacher score"):
+        fuse_bm25([example], lambda query, docids: [1.0] * len(docids), alpha=0.5)
+
+
+def test_teacher_scores_with_bm25_index(tiny_backbone, tmp_path):  # noqa: F811
+    """--bm25-index: the BM25 part is Anserini's score of the pair (as pyserini.search.lucene ranks)."""
+    from pyserini.search.lucene import LuceneSearcher
+
+    from pyserini_i3.data import Doc
+    from pyserini_i3.mining import build_bm25_index
+    from pyserini_i3.teacher import LuceneBM25
+
+    data = write_training_file(tmp_path / "train.jsonl")
+    rows = [json.loads(line) for line in data.read_text().splitlines()]
+    docs = {p["docid"]: Doc(p["title"], p["text"]) for r in rows
+            for p in r["positive_passages"] + r["negative_passages"]}
+    index = build_bm25_index(docs, tmp_path / "bm25")
+    out = tmp_path / "train.hybrid.jsonl"
+    proc = teacher_scores("--train-file", data, "--teacher", tiny_backbone, "--output", out,
+                          "--passage-max-length", "32", "--query-max-length", "16",
+                          "--bm25-index", index, "--bm25-alpha", "1.0")
+    assert proc.returncode == 0, proc.stderr
+    assert "BM25 (alpha 1.0)" in proc.stderr
+    searcher, bm25 = LuceneSearcher(str(index)), LuceneBM25(index)
+    hits = {h.docid: h.score for h in searcher.search(rows[0]["query"], k=len(docs))}
+    docids = [p["docid"] for p in rows[0]["positive_passages"] + rows[0]["negative_passages"]]
+    assert bm25(rows[0]["query"], docids) == pytest.approx([hits.get(d, 0.0) for d in docids], abs=1e-4)
+    fused = [json.loads(line) for line in out.read_text().splitlines()]
+    assert fused[0]["positive_passages"][0]["score"] != rows[0]["positive_passages"][0].get("score")
+
+    bad = teacher_scores("--train-file", data, "--teacher", tiny_backbone, "--output", tmp_path / "x.jsonl",
+                         "--bm25-index", tmp_path)
+    assert bad.returncode == 1 and bad.stderr.strip().endswith("not a Lucene index (no segments file)")
+    assert not (tmp_path / "x.jsonl").exists()

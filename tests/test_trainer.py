@@ -147,6 +147,19 @@ def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, t
     assert [r["step"] for r in log(cut)] == [1, 2, 3, 4, 5, 6]
 
 
+def test_layout_options_reach_the_model(tiny_backbone, train_file, tmp_path):
+    """--interactor-input / --reconstructor-attends-to override the variant's layout (full by default)."""
+    out = tmp_path / "compact"
+    run(base_args(tiny_backbone, train_file, out, "--max-steps", "1", "--interactor-input", "cls+pseudo-mean",
+                  "--reconstructor-attends-to", "cls"))
+    config = json.loads((out / "config.json").read_text())
+    assert (config["variant"], config["interactor_input"], config["reconstructor_attends_to"]) == \
+        ("full", "cls+pseudo-mean", "cls")
+    run(base_args(tiny_backbone, train_file, tmp_path / "default", "--max-steps", "1"))
+    config = json.loads((tmp_path / "default" / "config.json").read_text())
+    assert (config["interactor_input"], config["reconstructor_attends_to"]) == ("tokens+pseudo", "tokens")
+
+
 def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
     data = write_training_file(tmp_path / "kd.jsonl", scores=True)
     out = tmp_path / "kd"
@@ -158,6 +171,8 @@ def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
     (["--variant", "colbert"], "--variant must be"),
     (["--batch-size", "64"], "larger than the 16 training examples"),
     (["--batch-size", "4", "--gradient-accumulation-steps", "3"], "not divisible"),
+    (["--interactor-input", "tokens"], "--interactor-input must be one of tokens+pseudo, cls+pseudo-mean"),
+    (["--reconstructor-attends-to", "pseudo"], "--reconstructor-attends-to must be tokens or cls"),
 ])
 def test_bad_options_fail_with_one_line(tiny_backbone, train_file, tmp_path, extra, message):
     proc = run(base_args(tiny_backbone, train_file, tmp_path / "x", *extra), check=False)

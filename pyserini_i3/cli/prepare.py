@@ -58,6 +58,7 @@ class PrepareConfig:
     output: Path
     format: str = "auto"
     bm25_index: Path | None = None
+    keep_bm25_index: Path | None = None
     dense_index: Path | None = None
     dense_encoder: str | None = None
     dense_encoder_type: str = "i3"
@@ -80,6 +81,9 @@ class PrepareConfig:
             raise ValueError(f"--negatives {self.negatives} cannot be drawn from --depth {self.depth}")
         if self.dense_index and self.bm25_index:
             raise ValueError("give --bm25-index or --dense-index, not both")
+        if self.keep_bm25_index and (self.bm25_index or self.dense_index):
+            raise ValueError("--keep-bm25-index keeps the BM25 index that prepare builds: not with --bm25-index "
+                             "or --dense-index")
         if bool(self.dense_index) != bool(self.dense_encoder):
             raise ValueError("--dense-index and --dense-encoder go together")
 
@@ -160,13 +164,16 @@ def load_extras(cfg: PrepareConfig, inputs: Inputs, qids: set[str], problems: Pr
 
 
 def open_miner(cfg: PrepareConfig, docs: dict[str, Doc], stack: contextlib.ExitStack) -> Miner | None:
-    """The miner the options ask for; a BM25 index built here lives in a temporary directory."""
+    """The miner the options ask for; a BM25 index built here lives in a temporary directory,
+    or in ``keep_bm25_index`` (index in its ``index/``) when that is given."""
     if cfg.negatives == 0:
         return None
     if cfg.dense_index:
         return DenseMiner(cfg.dense_index, load_query_encoder(cfg.dense_encoder, cfg.dense_encoder_type), cfg.threads)
     index = cfg.bm25_index
-    if index is None:
+    if index is None and cfg.keep_bm25_index:
+        index = build_bm25_index(docs, cfg.keep_bm25_index, cfg.threads)
+    elif index is None:
         work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyserini-i3-bm25-")))
         index = build_bm25_index(docs, work_dir, cfg.threads)
     return BM25Miner(index, cfg.threads, cfg.bm25_k1, cfg.bm25_b)
@@ -253,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--output", type=Path, required=True, help="training file to write (Tevatron JSONL)")
     mine = parser.add_argument_group("hard negatives")
     mine.add_argument("--bm25-index", type=Path, help="an existing Lucene index (default: build one from the collection)")
+    mine.add_argument("--keep-bm25-index", type=Path, metavar="DIR",
+                      help="keep the BM25 index built from the collection in DIR/index (e.g. for teacher-scores "
+                           "--bm25-index); default: a temporary directory")
     mine.add_argument("--dense-index", type=Path, help="a Pyserini FAISS index folder (index + docid) to mine from instead of BM25")
     mine.add_argument("--dense-encoder", help="query encoder for --dense-index: an I3 encoder folder, or see --dense-encoder-type")
     mine.add_argument("--dense-encoder-type", choices=("i3", "pyserini"), default="i3",

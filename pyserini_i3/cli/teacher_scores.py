@@ -23,15 +23,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--query-max-length", type=int, default=64)
     parser.add_argument("--passage-max-length", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bm25-index", help="a Pyserini Lucene index of the file's collection: the teacher becomes "
+                        "the hybrid of the dense teacher and BM25, fused per query as pyserini.search.hybrid "
+                        "--normalization does")
+    parser.add_argument("--bm25-alpha", type=float, default=0.5,
+                        help="weight of BM25 in the hybrid teacher (pyserini.search.hybrid's --alpha; default 0.5)")
     args = parser.parse_args(argv)
 
     from pathlib import Path
 
     from pyserini_i3.data import Problems, read_training_file, write_training_file
-    from pyserini_i3.teacher import add_teacher_scores, load_teacher
+    from pyserini_i3.teacher import LuceneBM25, add_teacher_scores, fuse_bm25, load_teacher
 
     if not Path(args.train_file).is_file():
         print(f"teacher-scores: --train-file {args.train_file}: no such file", file=sys.stderr)
+        return 1
+    if args.bm25_index and not any(Path(args.bm25_index).glob("segments_*")):
+        print(f"teacher-scores: --bm25-index {args.bm25_index}: not a Lucene index (no segments file)", file=sys.stderr)
         return 1
     start = time.time()
     problems = Problems()
@@ -45,8 +53,12 @@ def main(argv: list[str]) -> int:
         print(f"teacher-scores: --teacher {args.teacher}: {exc}", file=sys.stderr)
         return 1
     pairs = add_teacher_scores(examples, teacher, args.query_max_length, args.passage_max_length, args.batch_size)
+    what = args.teacher
+    if args.bm25_index:
+        fuse_bm25(examples, LuceneBM25(args.bm25_index), args.bm25_alpha)
+        what = f"{args.teacher} + BM25 (alpha {args.bm25_alpha})"
     write_training_file(args.output, examples)
     skipped = ", ".join(problems.describe(kind) for kind in sorted(problems.counts))
-    print(f"teacher-scores: {len(examples)} queries, {pairs} pairs scored by {args.teacher}"
+    print(f"teacher-scores: {len(examples)} queries, {pairs} pairs scored by {what}"
           f"{f' ({skipped} skipped)' if skipped else ''}; {args.output} in {time.time() - start:.0f}s", file=sys.stderr)
     return 0
