@@ -163,8 +163,16 @@ def test_exact_does_not_depend_on_batching(tiny):
 
 # =========================================================================== int8
 def test_int8_is_close_to_float32_and_float32_weights_stay(minilm):
-    """Cosine > 0.99 on text; the empty strings are left out of that check: with one or two
-    tokens mean pooling averages no rounding away (about 0.98 there)."""
+    """Cosine > 0.99 on text with VNNI (8-bit activations). Without VNNI torch's x86 kernels
+    need 7-bit activations: measured on an AMD EPYC without it, passages 0.976-0.986 and
+    queries (a few tokens, less averaging) 0.950-0.983, the empty string 0.922, so the floors
+    are 0.97 / 0.94 / 0.90 there (per-tensor weights would give about 0.92 on average over
+    text). The empty strings are left out of the text checks: with one or two tokens mean
+    pooling averages no rounding away."""
+    from pyserini_i3.model import _cpu_has_vnni
+
+    vnni = _cpu_has_vnni()
+    passage_floor, query_floor, any_floor = (0.99, 0.99, 0.95) if vnni else (0.97, 0.94, 0.90)
     before = {k: v.clone() for k, v in minilm.state_dict().items()}
     passages, queries = encode(minilm)
     int8_passages, int8_queries = encode(minilm, "int8")
@@ -172,9 +180,9 @@ def test_int8_is_close_to_float32_and_float32_weights_stay(minilm):
     assert int8_passages.shape == passages.shape and int8_queries.shape == queries.shape
     text_passages = [i for i, t in enumerate(PASSAGES + [LONG]) if t]
     text_queries = [i for i, t in enumerate(QUERIES) if t]
-    assert cosines(int8_passages[text_passages], passages[text_passages]).min() > 0.99
-    assert cosines(int8_queries[text_queries], queries[text_queries]).min() > 0.99
-    assert cosines(int8_passages, passages).min() > 0.95
+    assert cosines(int8_passages[text_passages], passages[text_passages]).min() > passage_floor
+    assert cosines(int8_queries[text_queries], queries[text_queries]).min() > query_floor
+    assert cosines(int8_passages, passages).min() > any_floor
     assert not np.array_equal(int8_passages, passages)  # it did run quantised
     assert "Int8Linear" in int8_modules(minilm)
     after = minilm.state_dict()
