@@ -93,12 +93,13 @@ class TrainArguments:
             raise ValueError(f"--optimizer must be adamw or sgd, not {self.optimizer!r}")
         if self.rec_schedule not in ("constant", "epoch-decay"):
             raise ValueError(f"--rec-schedule must be constant or epoch-decay, not {self.rec_schedule!r}")
-        from pyserini_i3.config import INTERACTOR_INPUTS
+        from pyserini_i3.config import ATTENDS_TO, INTERACTOR_INPUTS
 
         if self.interactor_input and self.interactor_input not in INTERACTOR_INPUTS:
             raise ValueError(f"--interactor-input must be one of {', '.join(INTERACTOR_INPUTS)}")
-        if self.reconstructor_attends_to not in ("", "tokens", "cls"):
-            raise ValueError(f"--reconstructor-attends-to must be tokens or cls, not {self.reconstructor_attends_to!r}")
+        if self.reconstructor_attends_to and self.reconstructor_attends_to not in ATTENDS_TO:
+            raise ValueError(f"--reconstructor-attends-to must be {' or '.join(ATTENDS_TO)}, "
+                             f"not {self.reconstructor_attends_to!r}")
         if self.rec_targets not in REC_TARGETS:
             raise ValueError(f"--rec-targets must be one of {', '.join(REC_TARGETS)}")
         if self.batch_size < 1 or self.group_size < 1 or self.gradient_accumulation_steps < 1:

@@ -226,3 +226,6 @@ def test_scifact_kept_index_is_the_one_mined(scifact_subset, tmp_path, capsys):
                         "--bm25-index", str(tmp_path / "bm25" / "index")]) == 1
     assert capsys.readouterr().err.strip().startswith("prepare: error: --keep-bm25-index keeps the BM25 index")
     assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "k").exists()
+    # an index kept earlier is not built over: its stale collection files would be indexed too
+    assert main(base + ["--output", str(tmp_path / "x.jsonl"), "--keep-bm25-index", str(tmp_path / "bm25")]) == 1
+    assert "--keep-bm25-index" in capsys.readouterr().err and not (tmp_path / "x.jsonl").exists()

@@ -84,6 +84,9 @@ class PrepareConfig:
         if self.keep_bm25_index and (self.bm25_index or self.dense_index):
             raise ValueError("--keep-bm25-index keeps the BM25 index that prepare builds: not with --bm25-index "
                              "or --dense-index")
+        if self.keep_bm25_index and self.keep_bm25_index.exists() and any(self.keep_bm25_index.iterdir()):
+            raise ValueError(f"--keep-bm25-index {self.keep_bm25_index}: not empty (its collection files would be "
+                             f"indexed again); reuse its index with --bm25-index {self.keep_bm25_index / 'index'}")
         if bool(self.dense_index) != bool(self.dense_encoder):
             raise ValueError("--dense-index and --dense-encoder go together")
 
