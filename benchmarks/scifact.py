@@ -165,6 +165,20 @@ def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, al
     return run
 
 
+# rows of the comparison: name -> (label, `train` flags beyond the shared sizing)
+ROWS = {
+    "de": ("DE fine-tuned", ["--variant", "de"]),
+    "de-layer": ("DE + layer (interactor over [p ; H_p[1:]], no pseudo-query)", ["--variant", "de-layer"]),
+    "full-norec": ("I^3 full, no reconstruction loss", ["--variant", "full", "--rec-weight", "0"]),
+    "full": ("I^3 full fine-tuned", ["--variant", "full"]),
+    "official-layout": ("I^3, the released code's layout (R over p, I over [p ; mean Q~])",
+                        ["--variant", "full", "--reconstructor-attends-to", "cls", "--interactor-input",
+                         "cls+pseudo-mean"]),
+    "full-gate": ("I^3 full, identity start (gated interactor)", ["--variant", "full", "--interactor-gate", "true"]),
+    "official": ("I^3 official fine-tuned", ["--variant", "official"]),
+}
+I3_ROWS = ("full", "full-gate", "full-norec", "official-layout", "official")
+
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight", "tied")
 
 
@@ -182,11 +196,12 @@ def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -
     seconds = 0.0
     if not done(out / "model.safetensors"):
         cmd = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
-               "--base", args.base, "--variant", kind, "--seed", str(seed), "--max-steps", str(args.steps),
+               "--base", args.base, "--seed", str(seed), "--max-steps", str(args.steps),
                "--batch-size", str(args.batch_size), "--group-size", str(args.group_size),
                "--passage-max-length", str(args.train_passage_length), "--query-max-length", "64",
                "--learning-rate", str(args.lr), "--head-learning-rate", str(args.head_lr),
-               "--rec-weight", str(args.rec_weight), "--save-steps", "25", "--resume", "true", "--progress", "false"]
+               "--rec-weight", str(args.rec_weight), "--save-steps", "25", "--resume", "true", "--progress", "false",
+               *ROWS[kind][1]]  # a row's own flags come last: they win over the shared ones
         if args.tied:
             cmd += ["--tied-encoders", "true"]
         seconds = sh(cmd, log)
@@ -252,29 +267,49 @@ def plot_curves(models: dict[str, Path], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
-def write_report(results: dict, out: Path) -> None:
-    rows = ["| system | " + " | ".join(LABELS[m] for m in METRICS) + " | runs |", "|---|---|---|---|---|"]
-    for name, entry in results["systems"].items():
+def _timing_cells(entry: dict) -> str:
+    t = entry.get("seconds") or {}
+    cells = []
+    for key in ("train", "encode"):
+        values = [v for v in t.get(key, []) if v]
+        cells.append(f"{statistics.fmean(values) / 60:.1f}" if values else "-")
+    return " | ".join(cells)
+
+
+def write_report(results: dict, out: Path, name: str = "results") -> None:
+    rows = ["| system | " + " | ".join(LABELS[m] for m in METRICS) + " | runs | train min | encode min |",
+            "|---|---|---|---|---|---:|---:|"]
+    for system, entry in results["systems"].items():
         cells = []
         for m in METRICS:
             s = entry["scores"][m]
             cells.append(f"{s['mean']:.4f} ± {s['sd']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}")
-        rows.append(f"| {name} | " + " | ".join(cells) + f" | {entry['runs']} |")
-    t = results.get("ttest_i3_vs_de")
+        seeds = entry.get("per_seed_ndcg10")
+        label = f"{system} (seeds: {', '.join(f'{v:.4f}' for v in seeds)})" if seeds and len(seeds) > 1 else system
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {entry['runs']} | {_timing_cells(entry)} |")
     lines = [
-        "# SciFact test (300 queries, 5,183 passages)", "",
+        f"# SciFact test (300 queries, 5,183 passages){results.get('title', '')}", "",
         f"Produced by `{results['command']}` on {results['machine']}, {results['date']}.",
-        "Mean ± sample standard deviation over seeds; metrics from `python -m pyserini.eval.trec_eval`.", "",
+        "Mean ± sample standard deviation over seeds; metrics from `python -m pyserini.eval.trec_eval`; "
+        "train / encode min: mean minutes per seed of `pyserini_i3 train` and `pyserini.encode` (cores shared "
+        "with other jobs unless said otherwise).", "",
         *rows, "",
     ]
-    if t:
-        lines += [f"Paired t-test of I^3 against DE on per-query nDCG@10 (each system's per-query mean over seeds): "
-                  f"mean difference {t['mean_diff']:+.4f}, t = {t['t']:.3f}, p = {t['p']:.4g} ({t['queries']} queries).", ""]
+    tests = results.get("ttests", [])
+    if tests:
+        lines += ["Paired t-tests on per-query nDCG@10 (each system's per-query mean over seeds, "
+                  f"{tests[0]['queries']} queries):", "",
+                  "| system | against | mean difference | t | p |", "|---|---|---:|---:|---:|"]
+        for t in tests:
+            lines.append(f"| {t['system']} | {t['against']} | {t['mean_diff']:+.4f} | {t['t']:.3f} | {t['p']:.3g} |")
+        lines.append("")
     lines += ["## Sizing", "", "```json", json.dumps(results["sizing"], indent=2), "```", "",
+              "Rows: `train` flags on top of the sizing: " + "; ".join(
+                  f"`{row}` = `{' '.join(ROWS[row][1])}`" for row in results["sizing"].get("variants", [])) + ".", "",
               "Per-run configs: `configs/`; TREC runs of the best seed (top 100 per query): `*.top100.trec.gz`; "
               "curves: `training_curves.png`."]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- main
@@ -283,9 +318,11 @@ def main(argv=None) -> int:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-scifact")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "scifact")
+    parser.add_argument("--report", default="results", help="report name: OUT/REPORT.md and .json (default: results)")
     parser.add_argument("--base", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--variants", nargs="+", default=["de", "full"], help="de, full, official")
+    parser.add_argument("--variants", "--rows", nargs="+", default=["de", "full"], choices=list(ROWS),
+                        help="rows to train and compare (default: de full)")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--group-size", type=int, default=4)
@@ -297,6 +334,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tied", action="store_true", help="tie query and passage encoders")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0],
                         help="hybrid weights tried on the train queries (never on test)")
+    parser.add_argument("--no-hybrid", action="store_true", help="skip the hybrid BM25 + best I^3 seed row")
     args = parser.parse_args(argv)
 
     if not (args.shared / "scifact" / "corpus.jsonl").is_file():
@@ -322,21 +360,22 @@ def main(argv=None) -> int:
     base_index, timings["encode_base"] = dense_index(base, col, work, log, args)
     runs["zero-shot base (DE)"] = [dense_run(base, base_index, col["topics"], work, log, "base")]
 
-    names = {"de": "DE fine-tuned", "full": "I^3 full fine-tuned", "official": "I^3 official fine-tuned"}
     indexes: dict[str, Path] = {}
+    row_models: dict[str, list[str]] = {}
     for kind in args.variants:
         for seed in args.seeds:
             model, seconds = train(kind, seed, train_file, work, log, args)
             timings[f"train_{model.name}"] = seconds
             index, timings[f"encode_{model.name}"] = dense_index(model, col, work, log, args)
             models[model.name], indexes[model.name] = model, index
-            runs.setdefault(names[kind], []).append(dense_run(model, index, col["topics"], work, log, model.name))
+            row_models.setdefault(ROWS[kind][0], []).append(model.name)
+            runs.setdefault(ROWS[kind][0], []).append(dense_run(model, index, col["topics"], work, log, model.name))
 
     timings = merge_timings(work / "timings.json", timings)
     results: dict = {"systems": {}, "command": "python benchmarks/scifact.py " + " ".join(sys.argv[1:] if argv is None else argv),
                      "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch CPU",
                      "date": time.strftime("%Y-%m-%d"), "sizing": {k: v for k, v in vars(args).items()
-                                                                   if k not in ("shared", "work", "out")},
+                                                                   if k not in ("shared", "work", "out", "report")},
                      "timings_s": timings}
     results["sizing"]["base"] = str(args.base)
     per_system_queries: dict[str, dict[str, float]] = {}
@@ -346,15 +385,29 @@ def main(argv=None) -> int:
         results["systems"][name] = {"runs": len(system_runs),
                                     "scores": {m: summarize([s[m] for s in scores]) for m in METRICS},
                                     "per_seed_ndcg10": [s["ndcg_cut_10"] for s in scores]}
+        if name in row_models:
+            results["systems"][name]["models"] = row_models[name]
+            results["systems"][name]["seconds"] = {
+                stage: [timings.get(f"{stage}_{m}") for m in row_models[name]] for stage in ("train", "encode")}
         best[name] = system_runs[max(range(len(scores)), key=lambda i: scores[i]["ndcg_cut_10"])]
         pq = [per_query(col["qrels"], r) for r in system_runs]
         per_system_queries[name] = {q: statistics.fmean(p[q] for p in pq) for q in pq[0]}
 
-    i3_name = next((names[k] for k in ("full", "official") if names[k] in runs), None)
-    if i3_name and "DE fine-tuned" in runs:
-        results["ttest_i3_vs_de"] = paired_t(per_system_queries[i3_name], per_system_queries["DE fine-tuned"])
+    tests = []
+    de, layer = ROWS["de"][0], ROWS["de-layer"][0]
+    for kind in args.variants:
+        name = ROWS[kind][0]
+        against = [de] if kind != "de" else []
+        if kind in ("full", "full-gate") and layer in runs:
+            against.append(layer)
+        for other in against:
+            if other in runs:
+                tests.append({"system": name, "against": other,
+                              **paired_t(per_system_queries[name], per_system_queries[other])})
+    results["ttests"] = tests
 
-    if i3_name:  # hybrid BM25 + the best I^3 seed; alpha chosen on the train queries
+    i3_name = next((ROWS[k][0] for k in args.variants if k in I3_ROWS), None)
+    if i3_name and not args.no_hybrid:  # hybrid BM25 + the best I^3 seed; alpha chosen on the train queries
         model = work / "models" / best[i3_name].stem
         bm25_train, _ = bm25(col, work, log, col["train_topics"], "bm25-train")
         tuning = {}
@@ -381,9 +434,9 @@ def main(argv=None) -> int:
         # mtime 0: the same run gives the same bytes, so a re-run does not touch committed files
         (out / f"{run.stem}.top100.trec.gz").write_bytes(gzip.compress(top.encode(), mtime=0))
     if models:
-        plot_curves(models, out / "training_curves.png")
-    write_report(results, out)
-    print((out / "results.md").read_text())
+        plot_curves(models, out / f"training_curves{'' if args.report == 'results' else '-' + args.report}.png")
+    write_report(results, out, args.report)
+    print((out / f"{args.report}.md").read_text())
     return 0
 
 

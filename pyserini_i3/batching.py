@@ -107,7 +107,7 @@ class Collator:
             "query_inputs": model.tokenize(queries, self.query_max_length),
             "passage_inputs": model.tokenize(passages, self.passage_max_length),
         }
-        if model.config.interaction and model.config.vocab_head:
+        if getattr(model, "vocab_head", None) is not None:
             targets = [t for g in groups for t in g.rec_targets]
             if any(targets):
                 batch["reconstruction_labels"] = model.reconstruction_labels(targets)

@@ -14,6 +14,13 @@ tie_vocab_head            True                    False
 ``interaction=False`` switches reconstructor and interactor off: the vanilla dual
 encoder (DE) used as the ablation baseline (``variant="de"`` does that).
 
+``interactor_input="tokens"`` runs the interactor over ``[p ; H_p[1:]]`` alone: no
+pseudo-query, so no reconstructor, no vocabulary head and no reconstruction loss
+(``variant="de-layer"``, the capacity control: one more layer without the
+interaction).  ``interactor_gate=True`` makes the passage vector
+``p + g * (I(...)[0] - p)`` with a learned scalar ``g`` that starts at 0, so an
+untrained model's passage vectors are exactly the DE's (the identity start).
+
 ``fast_path`` (inference only, see ``I3Model.fast_path``): ``off`` (default) is the
 reference computation; ``exact`` computes the same vectors with less work (float
 round-off only); ``int8`` adds int8 dynamic quantisation of the encoders on CPU.
@@ -31,7 +38,7 @@ from transformers import AutoConfig, PretrainedConfig
 
 POOLINGS = ("cls", "mean")
 ATTENDS_TO = ("tokens", "cls")
-INTERACTOR_INPUTS = ("tokens+pseudo", "cls+pseudo-mean")
+INTERACTOR_INPUTS = ("tokens+pseudo", "cls+pseudo-mean", "tokens")
 SLOT_FORMATS = ("mask", "cls-mask-sep")
 FAST_PATHS = ("off", "exact", "int8")
 MIN_MAX_LENGTH = 8
@@ -55,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         tied_encoders=False,
     ),
     "de": dict(interaction=False),
+    "de-layer": dict(interaction=True, interactor_input="tokens"),
 }
 
 
@@ -77,6 +85,7 @@ class I3Config(PretrainedConfig):
         reconstructor_attends_to: str | None = None,
         interactor_layers: int = 1,
         interactor_input: str | None = None,
+        interactor_gate: bool = False,
         vocab_head: bool = True,
         tie_vocab_head: bool | None = None,
         query_max_length: int = 32,
@@ -109,6 +118,7 @@ class I3Config(PretrainedConfig):
         self.reconstructor_attends_to = values["reconstructor_attends_to"]
         self.interactor_layers = _as_int("interactor_layers", interactor_layers)
         self.interactor_input = values["interactor_input"]
+        self.interactor_gate = _as_bool("interactor_gate", interactor_gate)
         self.vocab_head = _as_bool("vocab_head", vocab_head)
         self.tie_vocab_head = _as_bool("tie_vocab_head", values["tie_vocab_head"])
         self.query_max_length = _as_int("query_max_length", query_max_length)
@@ -141,6 +151,11 @@ class I3Config(PretrainedConfig):
             raise ValueError(f"I3Config.score_temperature must be positive, not {self.score_temperature}")
         for name in ("query_max_length", "passage_max_length"):
             check_max_length(getattr(self, name), f"I3Config.{name}")
+
+    @property
+    def reconstructs(self) -> bool:
+        """Whether the model has a reconstructor (a pseudo-query): interaction with pseudo-query input."""
+        return self.interaction and self.interactor_input != "tokens"
 
     # -- the backbone's own Hugging Face config -------------------------------------------
     def backbone_hf_config(self) -> PretrainedConfig:

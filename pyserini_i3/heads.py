@@ -57,11 +57,21 @@ class Reconstructor(nn.Module):
 
 
 class Interactor(nn.Module):
-    def __init__(self, backbone_config, num_layers: int):
+    """``gate=True`` adds a scalar ``gate`` (initialised to 0) for ``I3Model``'s identity start:
+    the passage vector is ``p + gate * (I(...)[0] - p)`` (see :meth:`gated`)."""
+
+    def __init__(self, backbone_config, num_layers: int, gate: bool = False):
         super().__init__()
         self.layers = nn.ModuleList(
             nn.TransformerEncoderLayer(**_layer_kwargs(backbone_config)) for _ in range(num_layers)
         )
+        self.gate = nn.Parameter(torch.zeros(())) if gate else None
+
+    def gated(self, pooled: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+        """``output`` itself, or with a gate ``pooled + gate * (output - pooled)``."""
+        if self.gate is None:
+            return output
+        return pooled + self.gate.to(output.dtype) * (output - pooled)
 
     def forward(self, hidden: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
         """hidden [B, n, d]; padding [B, n] (True = padding); returns position 0, [B, d]."""

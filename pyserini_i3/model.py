@@ -7,6 +7,9 @@
         = I([p ; mean(Q~)])[0]                 ("official")
     s(q, p) = q . v_p   (optionally L2-normalised, divided by a temperature)
 
+        = I([p ; H_p[1:]])[0]                  ("de-layer": no pseudo-query, the capacity control)
+    v_p <- p + g * (v_p - p)                   (``interactor_gate``: g starts at 0, v_p = p)
+
 With ``config.interaction = False`` (the DE ablation) ``v_p = p``.  Everything
 after E_p depends on the passage only, so ``v_p`` is computed once at indexing
 time and search is one dot product.  See ``pyserini_i3/config.py`` for the options.
@@ -118,10 +121,12 @@ class I3Model(nn.Module):
         if not config.tied_encoders:
             self.query_encoder = _auto_model(bb)
         if config.interaction:
-            self.reconstructor = Reconstructor(bb, config.reconstructor_layers)
-            self.interactor = Interactor(bb, config.interactor_layers)
-            self.vocab_head = VocabHead(bb, tied=config.tie_vocab_head) if config.vocab_head else None
-            self.register_buffer("slot_ids", torch.tensor(config.slot_token_ids()), persistent=False)
+            self.reconstructor = self.vocab_head = None
+            if config.reconstructs:
+                self.reconstructor = Reconstructor(bb, config.reconstructor_layers)
+                self.vocab_head = VocabHead(bb, tied=config.tie_vocab_head) if config.vocab_head else None
+                self.register_buffer("slot_ids", torch.tensor(config.slot_token_ids()), persistent=False)
+            self.interactor = Interactor(bb, config.interactor_layers, gate=config.interactor_gate)
             std = getattr(bb, "initializer_range", 0.02)
             for module in (self.reconstructor, self.interactor, self.vocab_head):
                 if module is not None:
@@ -302,25 +307,31 @@ class I3Model(nn.Module):
         pseudo = None
         if self.config.interaction:
             padding = mask == 0
-            if self.config.reconstructor_attends_to == "tokens":
-                memory, memory_padding = hidden, padding
-            else:
-                memory, memory_padding = pooled.unsqueeze(1), None
-            pseudo = self.reconstructor(self._slots(hidden.size(0)).to(hidden.dtype), memory, memory_padding)
+            if self.config.reconstructs:
+                memory, memory_padding = self._memory(hidden, pooled, padding)
+                pseudo = self.reconstructor(self._slots(hidden.size(0)).to(hidden.dtype), memory, memory_padding)
             sequence, seq_padding = self._interactor_input(pooled, hidden, padding, pseudo)
-            vectors = self.interactor(sequence, seq_padding)
+            vectors = self.interactor.gated(pooled, self.interactor(sequence, seq_padding))
         else:
             vectors = pooled
         vectors = self._finish(vectors)
         return (vectors, pseudo) if return_pseudo_query else vectors
 
+    def _memory(self, hidden, pooled, padding):
+        """What the reconstructor cross-attends to, and its padding mask."""
+        if self.config.reconstructor_attends_to == "tokens":
+            return hidden, padding
+        return pooled.unsqueeze(1), None
+
     def _interactor_input(self, pooled, hidden, padding, pseudo):
         """The interactor's sequence and its padding mask (True = padding)."""
-        if self.config.interactor_input == "tokens+pseudo":
-            sequence = torch.cat([pooled.unsqueeze(1), hidden[:, 1:], pseudo], dim=1)
+        if self.config.interactor_input in ("tokens+pseudo", "tokens"):
             no_pad = padding.new_zeros(padding.size(0), 1)
-            slots_pad = padding.new_zeros(padding.size(0), pseudo.size(1))
-            seq_padding = torch.cat([no_pad, padding[:, 1:], slots_pad], dim=1)
+            parts, pads = [pooled.unsqueeze(1), hidden[:, 1:]], [no_pad, padding[:, 1:]]
+            if pseudo is not None:
+                parts.append(pseudo)
+                pads.append(padding.new_zeros(padding.size(0), pseudo.size(1)))
+            sequence, seq_padding = torch.cat(parts, dim=1), torch.cat(pads, dim=1)
         else:
             sequence = torch.stack([pooled, pseudo.mean(dim=1)], dim=1)
             seq_padding = None
@@ -440,13 +451,12 @@ class I3Model(nn.Module):
         if not self.config.interaction:
             return self._finish(pooled)
         padding = mask == 0
-        if self.config.reconstructor_attends_to == "tokens":
-            memory, memory_padding = hidden, padding
-        else:
-            memory, memory_padding = pooled.unsqueeze(1), None
-        pseudo = self._fast_reconstruct(self._slots(1).to(hidden.dtype), memory, memory_padding)
+        pseudo = None
+        if self.config.reconstructs:
+            memory, memory_padding = self._memory(hidden, pooled, padding)
+            pseudo = self._fast_reconstruct(self._slots(1).to(hidden.dtype), memory, memory_padding)
         sequence, seq_padding = self._interactor_input(pooled, hidden, padding, pseudo)
-        return self._finish(self._fast_interact(sequence, seq_padding))
+        return self._finish(self.interactor.gated(pooled, self._fast_interact(sequence, seq_padding)))
 
     def _fast_reconstruct(self, slots, memory, memory_padding):
         """``self.reconstructor(slots.expand(B), memory, memory_padding)`` with less work.

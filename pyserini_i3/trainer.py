@@ -42,7 +42,9 @@ class TrainArguments:
     output_dir: str = field(metadata={"help": "where the trained model directory is written"})
     base: str = field(default="sentence-transformers/all-MiniLM-L6-v2",
                       metadata={"help": "backbone (hub id or path) or an I^3 model directory to continue from"})
-    variant: str = field(default="full", metadata={"help": "full | official | de (the dual-encoder ablation)"})
+    variant: str = field(default="full", metadata={
+        "help": "full | official | de (the dual-encoder ablation) | de-layer (the interactor over the passage "
+                "alone: the capacity control)"})
     tied_encoders: bool = field(default=False, metadata={"help": "share one encoder for queries and passages"})
     num_slots: int = field(default=32, metadata={"help": "pseudo-query slots"})
     reconstructor_layers: int = 1
@@ -51,6 +53,8 @@ class TrainArguments:
         "help": "tokens+pseudo | cls+pseudo-mean (default: the variant's; full: tokens+pseudo)"})
     reconstructor_attends_to: str = field(default="", metadata={
         "help": "tokens | cls (default: the variant's; full: tokens)"})
+    interactor_gate: bool = field(default=False, metadata={
+        "help": "identity start: passage vector p + g * (interactor - p), g learned from 0 (step 0 = the DE)"})
     query_max_length: int = 32
     passage_max_length: int = 192
     batch_size: int = field(default=8, metadata={"help": "queries per optimizer step, over all processes"})
@@ -87,8 +91,10 @@ class TrainArguments:
     progress: bool = True
 
     def validate(self) -> None:
-        if self.variant not in ("full", "official", "de"):
-            raise ValueError(f"--variant must be full, official or de, not {self.variant!r}")
+        from pyserini_i3.config import VARIANTS
+
+        if self.variant not in VARIANTS:
+            raise ValueError(f"--variant must be one of {', '.join(VARIANTS)}, not {self.variant!r}")
         if self.optimizer not in ("adamw", "sgd"):
             raise ValueError(f"--optimizer must be adamw or sgd, not {self.optimizer!r}")
         if self.rec_schedule not in ("constant", "epoch-decay"):
@@ -136,7 +142,7 @@ def build_model(args: TrainArguments):
     return I3Model.from_backbone(
         args.base, variant=args.variant, tied_encoders=args.tied_encoders, num_slots=args.num_slots,
         reconstructor_layers=args.reconstructor_layers, interactor_layers=args.interactor_layers,
-        query_max_length=args.query_max_length, passage_max_length=args.passage_max_length, **layout,
+        interactor_gate=args.interactor_gate, query_max_length=args.query_max_length, passage_max_length=args.passage_max_length, **layout,
     )
 
 

@@ -224,6 +224,10 @@ OPTIONS = [
     dict(variant="de"),
     dict(variant="official"),
     dict(variant="official", tied_encoders=True, pooling="mean", normalize=True, num_slots=6),
+    dict(variant="de-layer"),
+    dict(interactor_input="tokens"),
+    dict(interactor_gate=True),
+    dict(variant="official", interactor_gate=True),
     dict(slot_format="cls-mask-sep"),
     dict(query_max_length=16, passage_max_length=64),
 ]
@@ -231,17 +235,23 @@ OPTIONS = [
 
 def _structure(model: I3Model) -> dict:
     c = model.config
-    out = dict(query_encoder=hasattr(model, "query_encoder"), interaction=hasattr(model, "reconstructor"))
+    out = dict(query_encoder=hasattr(model, "query_encoder"), interaction=hasattr(model, "interactor"))
     if out["interaction"]:
-        out.update(r_layers=len(model.reconstructor.layers), i_layers=len(model.interactor.layers),
-                   slots=model.slot_ids.numel(), vocab_head=model.vocab_head is not None)
+        out.update(i_layers=len(model.interactor.layers), vocab_head=model.vocab_head is not None)
+        if model.interactor.gate is not None:
+            out["gate"] = True
+        if model.reconstructor is not None:
+            out.update(r_layers=len(model.reconstructor.layers), slots=model.slot_ids.numel())
         if model.vocab_head is not None:
             out["own_decoder"] = model.vocab_head.decoder is not None
     expected = dict(query_encoder=not c.tied_encoders, interaction=c.interaction)
     if c.interaction:
-        expected.update(r_layers=c.reconstructor_layers, i_layers=c.interactor_layers, slots=c.num_slots,
-                        vocab_head=c.vocab_head)
-        if c.vocab_head:
+        expected.update(i_layers=c.interactor_layers, vocab_head=c.vocab_head and c.reconstructs)
+        if c.interactor_gate:
+            expected["gate"] = True
+        if c.reconstructs:
+            expected.update(r_layers=c.reconstructor_layers, slots=c.num_slots)
+        if c.vocab_head and c.reconstructs:
             expected["own_decoder"] = not c.tie_vocab_head
     assert out == expected
     return out
@@ -310,7 +320,8 @@ BAD_OPTIONS = [
     (dict(variant="colbert"), "variant"),
     (dict(pooling="max"), "pooling"),
     (dict(reconstructor_attends_to="all"), "reconstructor_attends_to"),
-    (dict(interactor_input="tokens"), "interactor_input"),
+    (dict(interactor_input="pseudo"), "interactor_input"),
+    (dict(interactor_gate="yes"), "interactor_gate"),
     (dict(slot_format="masks"), "slot_format"),
     (dict(reconstructor_layers=0), "reconstructor_layers"),
     (dict(interactor_layers=-1), "interactor_layers"),

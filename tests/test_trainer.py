@@ -160,6 +160,21 @@ def test_layout_options_reach_the_model(tiny_backbone, train_file, tmp_path):
     assert (config["interactor_input"], config["reconstructor_attends_to"]) == ("tokens+pseudo", "tokens")
 
 
+def test_ablation_options_reach_the_model(tiny_backbone, train_file, tmp_path):
+    """--variant de-layer (the capacity control) and --interactor-gate (the identity start)."""
+    run(base_args(tiny_backbone, train_file, tmp_path / "layer", "--max-steps", "1", "--variant", "de-layer"))
+    config = json.loads((tmp_path / "layer" / "config.json").read_text())
+    assert (config["variant"], config["interaction"], config["interactor_input"]) == ("de-layer", True, "tokens")
+    assert not any(k.startswith(("reconstructor.", "vocab_head."))
+                   for k in load_file(str(tmp_path / "layer" / "model.safetensors")))
+    assert log(tmp_path / "layer")[0]["reconstruction"] == 0.0
+    run(base_args(tiny_backbone, train_file, tmp_path / "gate", "--max-steps", "2", "--interactor-gate", "true"))
+    config = json.loads((tmp_path / "gate" / "config.json").read_text())
+    assert config["interactor_gate"] is True
+    gate = load_file(str(tmp_path / "gate" / "model.safetensors"))["interactor.gate"]
+    assert gate.shape == () and float(gate) != 0.0  # learned away from its zero start
+
+
 def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
     data = write_training_file(tmp_path / "kd.jsonl", scores=True)
     out = tmp_path / "kd"
@@ -171,7 +186,7 @@ def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
     (["--variant", "colbert"], "--variant must be"),
     (["--batch-size", "64"], "larger than the 16 training examples"),
     (["--batch-size", "4", "--gradient-accumulation-steps", "3"], "not divisible"),
-    (["--interactor-input", "tokens"], "--interactor-input must be one of tokens+pseudo, cls+pseudo-mean"),
+    (["--interactor-input", "pseudo"], "--interactor-input must be one of tokens+pseudo, cls+pseudo-mean, tokens"),
     (["--reconstructor-attends-to", "pseudo"], "--reconstructor-attends-to must be tokens or cls"),
 ])
 def test_bad_options_fail_with_one_line(tiny_backbone, train_file, tmp_path, extra, message):
