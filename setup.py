@@ -4,14 +4,14 @@
 
 * ``pyserini_i3.pth`` at the root of the build (so a wheel installs it straight into
   site-packages, where it registers the plugin with Pyserini at start-up; its one
-  line comes from ``pyserini_i3/hook_install.py``, the same as
+  line comes from ``pyserini_i3/plugin/install.py``, the same as
   ``python -m pyserini_i3 install-hook`` writes for editable installs), and
 * the shipped encoders (``encoders/DEFAULT`` and the I^3 model directories in
   ``encoders/``) as ``pyserini_i3/encoders/``, where ``--encoder i3`` looks for
-  them in an installed copy (see ``pyserini_i3/defaults.py``).
+  them in an installed copy (see ``pyserini_i3/plugin/resolve.py``); what counts as an
+  I^3 model directory is decided by ``pyserini_i3/modeling/storage.py``.
 """
 
-import json
 import runpy
 import shutil
 from pathlib import Path
@@ -22,17 +22,14 @@ from setuptools.command.build_py import build_py
 HERE = Path(__file__).resolve().parent
 
 
-def _is_i3_dir(path: Path) -> bool:
-    try:
-        return json.loads((path / "config.json").read_text()).get("model_type") == "i3"
-    except (OSError, ValueError):
-        return False
+# standard-library-only modules of the package, run as files (the build may lack torch and transformers)
+_is_i3_dir = runpy.run_path(str(HERE / "pyserini_i3" / "modeling" / "storage.py"))["is_i3_model_dir"]
 
 
 class BuildPyWithHook(build_py):
     def run(self):
         super().run()
-        hook = runpy.run_path(str(HERE / "pyserini_i3" / "hook_install.py"))
+        hook = runpy.run_path(str(HERE / "pyserini_i3" / "plugin" / "install.py"))
         build_lib = Path(self.build_lib)
         (build_lib / hook["PTH_NAME"]).write_text(hook["PTH_LINE"])
         encoders = HERE / "encoders"

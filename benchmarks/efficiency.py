@@ -55,9 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
+
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
-BASE = "sentence-transformers/all-MiniLM-L6-v2"
 BATCH = 32
 # name, model, fast path, encodes every n-th chunk (the others' ratios use the chunks both encoded)
 CONFIGS = [("DE fp32", "de", "off", 1), ("I3 fp32 exact", "i3", "exact", 1), ("DE int8", "de", "int8", 1),
@@ -168,15 +169,15 @@ def build_models(work: Path) -> dict[str, Path]:
     """I^3 (full, untrained, seed 0) and DE on the same MiniLM weights, plus int8 twins of both."""
     import torch
 
-    from pyserini_i3.model import I3Model
+    from pyserini_i3.modeling.model import I3Model
 
     dirs = {name: work / "models" / name for name in ("i3", "de", "i3-int8", "de-int8")}
     if all((d / "model.safetensors").is_file() for d in dirs.values()):
         return dirs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        i3 = I3Model.from_backbone(BASE)
-    de = I3Model.from_backbone(BASE, variant="de")
+        i3 = I3Model.from_backbone(DEFAULT_BACKBONE)
+    de = I3Model.from_backbone(DEFAULT_BACKBONE, variant="de")
     for side in ("passage_encoder", "query_encoder"):
         mine, theirs = getattr(i3, side).state_dict(), getattr(de, side).state_dict()
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine), side
@@ -215,7 +216,7 @@ def flops_per_passage(model, mode: str, length: int) -> int:
                 model.passage_vectors(inputs)
         else:
             with torch.inference_mode():
-                model._fast_passage_vectors(inputs, mode)
+                model.fast.passage_vectors(inputs, mode)
     return counter.get_total_flops()
 
 
@@ -545,8 +546,9 @@ def main(argv=None) -> int:
     load_start = load_average()
     import torch
 
-    from pyserini_i3.model import FAST_PATH_ENV, I3Model
-    from pyserini_i3.pyserini_encoders import I3QueryEncoder
+    from pyserini_i3.modeling.fast_path import FAST_PATH_ENV
+    from pyserini_i3.modeling.model import I3Model
+    from pyserini_i3.plugin.encoders import I3QueryEncoder
 
     os.environ.pop(FAST_PATH_ENV, None)
     work, out = args.work, args.out
@@ -607,11 +609,11 @@ def main(argv=None) -> int:
     timer = PartTimer()
     for model in (i3, de):
         timer.module(model.passage_encoder, "encoder")
-        timer.module(model._int8_cache["passage_encoder"][1], "encoder")
+        timer.module(model.fast.int8_copies()["passage_encoder"], "encoder")
     timer.module(i3.reconstructor, "reconstructor")
     timer.module(i3.interactor, "interactor")
-    timer.method(i3, "_fast_reconstruct", "reconstructor")
-    timer.method(i3, "_fast_interact", "interactor")
+    timer.method(i3.fast, "reconstruct", "reconstructor")
+    timer.method(i3.fast, "interact", "interactor")
     capture = TokenCapture(lengths, i3.dim)
     capture_handle = i3.passage_encoder.register_forward_hook(capture.hook, with_kwargs=True)
 
@@ -817,7 +819,7 @@ def main(argv=None) -> int:
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "threads": threads,
         "corpus": {"passages": len(docs), "queries": len(queries), "tokens": int(sum(lengths)),
                    "mean_tokens": float(np.mean(lengths)), "max_length": args.max_length, "sample": args.sample},
-        "models": {"backbone": BASE, "dirs": {k: str(v) for k, v in dirs.items()},
+        "models": {"backbone": DEFAULT_BACKBONE, "dirs": {k: str(v) for k, v in dirs.items()},
                    "note": "I^3 = `I3Model.from_backbone()` (full variant: 1 reconstructor layer over 32 slots "
                            "cross-attending to all passage tokens, 1 interactor layer over passage + pseudo-query), "
                            "untrained heads (seed 0); DE = `I3Model.from_backbone(variant=\"de\")`; the same "

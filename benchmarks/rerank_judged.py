@@ -25,8 +25,8 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def load(name: str):
-    from pyserini_i3.defaults import load_model
-    from pyserini_i3.model import I3Model
+    from pyserini_i3.modeling.model import I3Model
+    from pyserini_i3.plugin.resolve import load_model
 
     if name.startswith("base:"):
         return I3Model.from_backbone(name[len("base:"):], variant="de")
@@ -57,10 +57,9 @@ def main(argv=None) -> int:
     for line in open(pool / "qrels.with_text.txt"):
         qid, _, pid, _ = line.split()
         judged.setdefault(qid, []).append(pid)
-    qrels: dict[str, dict[str, int]] = {}
-    for line in open(pool / "qrels.txt"):
-        qid, _, pid, rel = line.split()
-        qrels.setdefault(qid, {})[pid] = int(rel)
+    from pyserini_i3.utils.formats import read_qrels
+
+    qrels = read_qrels(pool / "qrels.txt")
     qids = [q for q in queries if q in judged]
     pids = sorted({p for q in qids for p in judged[q]})
     row = {p: i for i, p in enumerate(pids)}

@@ -32,6 +32,12 @@ import sys
 import time
 from pathlib import Path
 
+from pyserini_i3.eval.commands import display_path
+from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
+from pyserini_i3.utils.files import write_atomic
+from pyserini_i3.utils import pyserini_commands as cmd
+from pyserini_i3.utils.formats import read_qrels
+
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 METRICS = ("ndcg_cut_10", "recall_100", "recip_rank")  # recip_rank with -M 10 = MRR@10
@@ -56,38 +62,31 @@ def done(path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0
 
 
+def trained(model_dir: Path) -> bool:
+    """A finished model directory (``train`` writes it last, whole)."""
+    from pyserini_i3.modeling.storage import is_i3_model_dir, model_format
+
+    return is_i3_model_dir(model_dir) and model_format(model_dir) is not None
+
+
 def write_collection(shared: Path, work: Path) -> dict:
-    """All 5,183 passages (Pyserini JsonCollection + title/text fields) and the test topics/qrels."""
+    """All 5,183 passages (Pyserini JsonCollection + title/text fields) and the test and train topics/qrels."""
+    from pyserini_i3.eval.collections import beir_split, beir_test_collection
+
     out = work / "collection"
-    corpus, topics, qrels = out / "corpus" / "corpus.jsonl", out / "test-topics.tsv", out / "test-qrels.txt"
-    train_topics, train_qrels = out / "train-topics.tsv", out / "train-qrels.txt"
-    if not done(corpus):
-        (out / "corpus").mkdir(parents=True, exist_ok=True)
-        tmp = corpus.with_suffix(".tmp")
-        with open(shared / "scifact" / "corpus.jsonl") as src, open(tmp, "w") as dst:
-            for line in src:
-                d = json.loads(line)
-                dst.write(json.dumps({"id": d["_id"], "title": d["title"], "text": d["text"],
-                                      "contents": f"{d['title']}\n{d['text']}"}) + "\n")
-        tmp.replace(corpus)
-        queries = {}
-        for line in open(shared / "scifact" / "queries.jsonl"):
-            q = json.loads(line)
-            queries[q["_id"]] = q["text"]
-        for split, t_path, q_path in (("test", topics, qrels), ("train", train_topics, train_qrels)):
-            rows = [line.rstrip("\n").split("\t") for line in open(shared / "scifact" / "qrels" / f"{split}.tsv")][1:]
-            qids = sorted({r[0] for r in rows}, key=int)
-            t_path.write_text("".join(f"{q}\t{queries[q]}\n" for q in qids))
-            q_path.write_text("".join(f"{q} 0 {d} {s}\n" for q, d, s in rows))
-    return {"corpus": corpus, "topics": topics, "qrels": qrels, "train_topics": train_topics, "train_qrels": train_qrels}
+    corpus = out / "corpus" / "corpus.jsonl"
+    if not done(corpus) or not done(out / "train-qrels.txt"):
+        beir_test_collection(shared / "scifact", out)
+        beir_split(shared / "scifact", out, "train")
+    return {"corpus": corpus, "topics": out / "topics.tsv", "qrels": out / "qrels.txt",
+            "train_topics": out / "train-topics.tsv", "train_qrels": out / "train-qrels.txt"}
 
 
 def trec_eval(qrels: Path, run: Path, log: Path) -> dict[str, float]:
     """Pyserini's trec_eval, Pyserini's usual metrics."""
     scores = {}
     for args in (["-c", "-m", "ndcg_cut.10", "-m", "recall.100"], ["-c", "-M", "10", "-m", "recip_rank"]):
-        proc = subprocess.run([PY, "-m", "pyserini.eval.trec_eval", *args, str(qrels), str(run)],
-                              capture_output=True, text=True)
+        proc = subprocess.run([PY, *cmd.trec_eval(args, qrels, run)], capture_output=True, text=True)
         with open(log, "a") as f:
             f.write(proc.stdout + proc.stderr)
         if proc.returncode:
@@ -103,10 +102,7 @@ def per_query(qrels: Path, run: Path) -> dict[str, float]:
     """Per-query nDCG@10 (pytrec_eval) for the paired t-test."""
     import pytrec_eval
 
-    judged: dict[str, dict[str, int]] = {}
-    for line in open(qrels):
-        q, _, d, r = line.split()
-        judged.setdefault(q, {})[d] = int(r)
+    judged = read_qrels(qrels)
     ranked: dict[str, dict[str, float]] = {}
     for line in open(run):
         q, _, d, _, s, _ = line.split()
@@ -120,14 +116,13 @@ def bm25(col: dict, work: Path, log: Path, topics: Path, name: str) -> tuple[Pat
     index = work / "bm25-index"
     if not done(index / "segments_1") and not any(index.glob("segments_*")):
         shutil.rmtree(index, ignore_errors=True)
-        sh([PY, "-m", "pyserini.index.lucene", "--collection", "JsonCollection", "--input", col["corpus"].parent,
-            "--index", index, "--generator", "DefaultLuceneDocumentGenerator", "--threads", "2", "--storeRaw"], log)
+        sh([PY, *cmd.lucene_index(col["corpus"].parent, index)], log)
     run = work / "runs" / f"{name}.trec"
     seconds = 0.0
     if not done(run):
         run.parent.mkdir(parents=True, exist_ok=True)
-        seconds = sh([PY, "-m", "pyserini.search.lucene", "--index", index, "--topics", topics, "--output", run,
-                      "--bm25", "--hits", "1000", "--threads", "2", "--batch-size", "64", "--remove-query"], log)
+        seconds = sh([PY, *cmd.search_lucene(index, topics, run, hits=1000, threads=2, batch_size=64,
+                                             remove_query=True)], log)
     return run, seconds
 
 
@@ -136,12 +131,9 @@ def dense_index(model: Path, col: dict, work: Path, log: Path, args) -> tuple[Pa
     seconds = 0.0
     if not done(index / "index"):
         shutil.rmtree(index, ignore_errors=True)
-        seconds = sh([PY, "-m", "pyserini.encode",
-                      "input", "--corpus", col["corpus"], "--fields", "title", "text",
-                      "output", "--embeddings", index, "--to-faiss",
-                      # --add-sep: "title [SEP] text", the join the trainer uses
-                      "encoder", "--encoder", model, "--fields", "title", "text", "--add-sep", "--batch-size", "32",
-                      "--max-length", str(args.eval_passage_length), "--dimension", "384"], log)
+        # --add-sep (with a title field): "title [SEP] text", the join the trainer uses
+        seconds = sh([PY, *cmd.encode_faiss(col["corpus"], index, model, fields=("title", "text"),
+                                            max_length=args.eval_passage_length, dimension=384)], log)
     return index, seconds
 
 
@@ -149,19 +141,15 @@ def dense_run(model: Path, index: Path, topics: Path, work: Path, log: Path, nam
     run = work / "runs" / f"{name}.trec"
     if not done(run):
         run.parent.mkdir(parents=True, exist_ok=True)
-        sh([PY, "-m", "pyserini.search.faiss", "--index", index, "--topics", topics, "--encoder", model,
-            "--output", run, "--hits", "1000", "--batch-size", "64", "--threads", "2"], log)
+        sh([PY, *cmd.search_faiss(index, topics, model, run, hits=1000, batch_size=64, threads=2)], log)
     return run
 
 
 def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, alpha: float, name: str) -> Path:
     run = work / "runs" / f"{name}.trec"
     if not done(run):
-        sh([PY, "-m", "pyserini.search.hybrid",
-            "dense", "--index", index, "--encoder", model,
-            "sparse", "--index", work / "bm25-index",
-            "fusion", "--alpha", str(alpha), "--normalization",
-            "run", "--topics", topics, "--output", run, "--hits", "1000", "--batch-size", "64", "--threads", "2"], log)
+        sh([PY, *cmd.search_hybrid(index, model, work / "bm25-index", topics, run, alpha=alpha, hits=1000,
+                                   batch_size=64, threads=2)], log)
     return run
 
 
@@ -194,8 +182,8 @@ def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -
     """The trained model directory and the seconds training took now (0.0: it was in the cache)."""
     out = work / "models" / f"{kind}-seed{seed}-{train_tag(args)}"
     seconds = 0.0
-    if not done(out / "model.safetensors"):
-        cmd = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
+    if not trained(out):
+        argv = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
                "--base", args.base, "--seed", str(seed), "--max-steps", str(args.steps),
                "--batch-size", str(args.batch_size), "--group-size", str(args.group_size),
                "--passage-max-length", str(args.train_passage_length), "--query-max-length", "64",
@@ -203,16 +191,16 @@ def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -
                "--rec-weight", str(args.rec_weight), "--save-steps", "25", "--resume", "true", "--progress", "false",
                *ROWS[kind][1]]  # a row's own flags come last: they win over the shared ones
         if args.tied:
-            cmd += ["--tied-encoders", "true"]
-        seconds = sh(cmd, log)
+            argv += ["--tied-encoders", "true"]
+        seconds = sh(argv, log)
     return out, seconds
 
 
 def zero_shot(work: Path, args) -> Path:
     """The base model as an I^3 model directory in DE mode (no training)."""
     out = work / "models" / "base-zero-shot"
-    if not done(out / "model.safetensors"):
-        from pyserini_i3.model import I3Model
+    if not trained(out):
+        from pyserini_i3.modeling.model import I3Model
 
         I3Model.from_backbone(args.base, variant="de", query_max_length=64).save_pretrained(out)
     return out
@@ -319,7 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-scifact")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "scifact")
     parser.add_argument("--report", default="results", help="report name: OUT/REPORT.md and .json (default: results)")
-    parser.add_argument("--base", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--base", default=DEFAULT_BACKBONE)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--variants", "--rows", nargs="+", default=["de", "full"], choices=list(ROWS),
                         help="rows to train and compare (default: de full)")
@@ -427,7 +415,11 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "configs").mkdir(exist_ok=True)
     for model in models.values():
-        shutil.copy(model / "training_args.json", out / "configs" / f"{model.name}.training_args.json")
+        training_args = json.loads((model / "training_args.json").read_text())
+        for key in ("train_file", "output_dir", "base"):  # paths as the record names them, not this machine's
+            if key in training_args and os.path.isabs(str(training_args[key])):
+                training_args[key] = display_path(training_args[key])
+        write_atomic(out / "configs" / f"{model.name}.training_args.json", json.dumps(training_args, indent=2) + "\n")
         shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
     for name, run in best.items():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
         top = "".join(line for line in run.read_text().splitlines(keepends=True) if int(line.split()[3]) <= 100)

@@ -20,15 +20,15 @@ import threading
 # module name -> (callback before its code runs, callback after; given the module)
 HOOKS: dict[str, tuple[str | None, str | None]] = {
     # Java 21+ for Anserini before anything imports jnius; argparse patch (scoped by file)
-    "pyserini": ("pyserini_i3.java:configure_environment", "pyserini_i3.pyserini_patch:patch_pyserini"),
-    "pyserini.setup": (None, "pyserini_i3.pyserini_patch:patch_setup"),
+    "pyserini": ("pyserini_i3.plugin.java:configure_environment", "pyserini_i3.plugin.patches:patch_pyserini"),
+    "pyserini.setup": (None, "pyserini_i3.plugin.patches:patch_setup"),
     # "i3" in the encoder class maps; FaissSearcher knows I3QueryEncoder
-    "pyserini.encode": (None, "pyserini_i3.pyserini_patch:patch_encode"),
-    "pyserini.encode.__main__": (None, "pyserini_i3.pyserini_patch:patch_encode_main"),
-    "pyserini.search.faiss": (None, "pyserini_i3.pyserini_patch:patch_faiss"),
-    "pyserini.search.faiss.__main__": (None, "pyserini_i3.pyserini_patch:patch_faiss_main"),
+    "pyserini.encode": (None, "pyserini_i3.plugin.patches:patch_encode"),
+    "pyserini.encode.__main__": (None, "pyserini_i3.plugin.patches:patch_encode_main"),
+    "pyserini.search.faiss": (None, "pyserini_i3.plugin.patches:patch_faiss"),
+    "pyserini.search.faiss.__main__": (None, "pyserini_i3.plugin.patches:patch_faiss_main"),
     # msmarco_passage_eval runs `python` from PATH
-    "pyserini.eval": (None, "pyserini_i3.pyserini_patch:patch_eval"),
+    "pyserini.eval": (None, "pyserini_i3.plugin.patches:patch_eval"),
 }
 
 

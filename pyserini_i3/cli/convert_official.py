@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--passage-max-length", type=int, default=140)
     args = parser.parse_args(argv)
 
-    from pyserini_i3.convert import convert_official
+    from pyserini_i3.modeling.convert import convert_official
 
     try:
         model = convert_official(args.checkpoint, args.base, args.output, num_slots=args.slots,

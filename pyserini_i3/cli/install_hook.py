@@ -8,7 +8,7 @@ import argparse
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyserini_i3 install-hook", description=__doc__)
     parser.parse_args(argv)
-    from pyserini_i3.hook_install import install_hook
+    from pyserini_i3.plugin.install import install_hook
 
     print(f"installed {install_hook()}")
     return 0

@@ -7,248 +7,19 @@ teacher scores and pseudo-queries, and writes one JSON object per query.
 
 Skipped input (malformed lines, ids the other files do not know, queries left
 without a positive) is counted and reported in one summary line on stderr.  The
-output file appears only when everything succeeded.
+output file appears only when everything succeeded.  Library: :mod:`pyserini_i3.training.prepare`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyserini_i3.data import (
-    DUPLICATE,
-    FORMATS,
-    MALFORMED,
-    Doc,
-    Passage,
-    Problems,
-    TrainingExample,
-    atomic_output,
-    natural_key,
-    positives,
-    read_collection,
-    read_pseudo_queries,
-    read_qrels,
-    read_queries,
-    read_teacher_scores,
-)
-from pyserini_i3.mining import BM25Miner, DenseMiner, Miner, build_bm25_index, load_query_encoder, query_rng, select_negatives
+from pyserini_i3.training.prepare import PrepareConfig, prepare
+from pyserini_i3.utils.formats import FORMATS
 
 PROG = "python -m pyserini_i3 prepare"
-
-# problem kinds counted by prepare, besides the readers' MALFORMED and DUPLICATE
-NOT_IN_QUERIES = "not in queries file"
-UNKNOWN_DOCIDS = "unknown docids in qrels"
-NO_POSITIVE = "without positives"
-SHORT = "short of negatives"
-OUTSIDE = "hits outside the collection"
-NO_TEACHER = "passages without teacher score"
-
-
-@dataclass
-class PrepareConfig:
-    collection: Path
-    queries: Path
-    qrels: Path
-    output: Path
-    format: str = "auto"
-    bm25_index: Path | None = None
-    keep_bm25_index: Path | None = None
-    dense_index: Path | None = None
-    dense_encoder: str | None = None
-    dense_encoder_type: str = "i3"
-    depth: int = 100
-    negatives: int = 15
-    teacher_scores: Path | None = None
-    pseudo_queries: Path | None = None
-    seed: int = 42
-    threads: int = 2
-    bm25_k1: float = 0.9
-    bm25_b: float = 0.4
-    batch_size: int = 1000  # queries per search call
-
-    def check(self) -> None:
-        if self.format not in FORMATS:
-            raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
-        if self.depth < 1 or self.negatives < 0 or self.threads < 1 or self.batch_size < 1:
-            raise ValueError("--depth and --threads must be >= 1 and --negatives >= 0")
-        if self.negatives > self.depth:
-            raise ValueError(f"--negatives {self.negatives} cannot be drawn from --depth {self.depth}")
-        if self.dense_index and self.bm25_index:
-            raise ValueError("give --bm25-index or --dense-index, not both")
-        if self.keep_bm25_index and (self.bm25_index or self.dense_index):
-            raise ValueError("--keep-bm25-index keeps the BM25 index that prepare builds: not with --bm25-index "
-                             "or --dense-index")
-        if self.keep_bm25_index and self.keep_bm25_index.exists() and any(self.keep_bm25_index.iterdir()):
-            raise ValueError(f"--keep-bm25-index {self.keep_bm25_index}: not empty (its collection files would be "
-                             f"indexed again); reuse its index with --bm25-index {self.keep_bm25_index / 'index'}")
-        if bool(self.dense_index) != bool(self.dense_encoder):
-            raise ValueError("--dense-index and --dense-encoder go together")
-
-
-@dataclass
-class Inputs:
-    docs: dict[str, Doc]
-    queries: dict[str, str]
-    qrels: dict[str, dict[str, int]]
-    teacher: dict[str, dict[str, float]] | None = None
-    pseudo: dict[str, str] | None = None
-
-
-@dataclass
-class PrepareResult:
-    output: Path
-    negatives_wanted: int
-    problems: Problems = field(default_factory=Problems)
-    written: int = 0
-    positives: int = 0
-    negatives: int = 0
-    with_pseudo: int = 0
-    seconds: float = 0.0
-    extras: tuple[str, ...] = ()
-
-    def summary_line(self) -> str:
-        p = self.problems
-        parts = [
-            f"prepare: {self.written} queries written ({self.positives} positives, {self.negatives} negatives)",
-            p.describe(NO_POSITIVE),
-            p.describe(NOT_IN_QUERIES),
-            p.describe(UNKNOWN_DOCIDS),
-            p.describe(MALFORMED),
-            p.describe(DUPLICATE),
-        ]
-        parts += [p.describe(SHORT, f"with fewer than {self.negatives_wanted} negatives")] if self.negatives_wanted else []
-        parts += [p.describe(OUTSIDE)] if p.count(OUTSIDE) else []
-        parts += [p.describe(NO_TEACHER)] if "teacher" in self.extras else []
-        parts += [f"{self.with_pseudo} passages with a pseudo-query"] if "pseudo" in self.extras else []
-        return ", ".join(parts) + f"; {self.output.name} in {self.seconds:.1f}s"
-
-
-# --------------------------------------------------------------------------- steps
-
-
-def load_inputs(cfg: PrepareConfig, problems: Problems) -> Inputs:
-    docs = read_collection(cfg.collection, cfg.format, problems, desc="collection")
-    queries = read_queries(cfg.queries, cfg.format, problems)
-    qrels = read_qrels(cfg.qrels, problems)
-    return Inputs(docs, queries, qrels)
-
-
-def select_queries(inputs: Inputs, problems: Problems) -> list[tuple[str, list[str]]]:
-    """``(qid, positives in the collection)`` for each usable query of the qrels, sorted by qid."""
-    selected = []
-    for qid in sorted(inputs.qrels, key=natural_key):
-        if qid not in inputs.queries:
-            problems.add(NOT_IN_QUERIES, f"qid {qid}")
-            continue
-        found = []
-        for docid in positives(inputs.qrels[qid]):
-            if docid in inputs.docs:
-                found.append(docid)
-            else:
-                problems.add(UNKNOWN_DOCIDS, f"qid {qid} docid {docid}")
-        if found:
-            selected.append((qid, found))
-        else:
-            problems.add(NO_POSITIVE, f"qid {qid}")
-    return selected
-
-
-def load_extras(cfg: PrepareConfig, inputs: Inputs, qids: set[str], problems: Problems) -> None:
-    if cfg.teacher_scores:
-        inputs.teacher = read_teacher_scores(cfg.teacher_scores, problems, qids)
-    if cfg.pseudo_queries:
-        inputs.pseudo = read_pseudo_queries(cfg.pseudo_queries, problems)
-
-
-def open_miner(cfg: PrepareConfig, docs: dict[str, Doc], stack: contextlib.ExitStack) -> Miner | None:
-    """The miner the options ask for; a BM25 index built here lives in a temporary directory,
-    or in ``keep_bm25_index`` (index in its ``index/``) when that is given."""
-    if cfg.negatives == 0:
-        return None
-    if cfg.dense_index:
-        return DenseMiner(cfg.dense_index, load_query_encoder(cfg.dense_encoder, cfg.dense_encoder_type), cfg.threads)
-    index = cfg.bm25_index
-    if index is None and cfg.keep_bm25_index:
-        index = build_bm25_index(docs, cfg.keep_bm25_index, cfg.threads)
-    elif index is None:
-        work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyserini-i3-bm25-")))
-        index = build_bm25_index(docs, work_dir, cfg.threads)
-    return BM25Miner(index, cfg.threads, cfg.bm25_k1, cfg.bm25_b)
-
-
-def make_passage(qid: str, docid: str, inputs: Inputs, result: PrepareResult) -> Passage:
-    doc = inputs.docs[docid]
-    score = pseudo = None
-    if inputs.teacher is not None:
-        score = inputs.teacher.get(qid, {}).get(docid)
-        if score is None:
-            result.problems.add(NO_TEACHER, f"qid {qid} docid {docid}")
-    if inputs.pseudo is not None:
-        pseudo = inputs.pseudo.get(docid)
-        result.with_pseudo += pseudo is not None
-    return Passage(docid, doc.title, doc.text, score, pseudo)
-
-
-def make_example(cfg: PrepareConfig, qid: str, pos: list[str], ranked: list[str], inputs: Inputs, result: PrepareResult) -> TrainingExample:
-    exclude = {d for d, rel in inputs.qrels[qid].items() if rel > 0}
-    negs, outside = select_negatives(ranked[: cfg.depth], exclude, cfg.negatives, query_rng(cfg.seed, qid), inputs.docs)
-    if outside:
-        result.problems.add(OUTSIDE, f"qid {qid}", outside)
-    if len(negs) < cfg.negatives:
-        result.problems.add(SHORT, f"qid {qid}")
-    result.positives += len(pos)
-    result.negatives += len(negs)
-    return TrainingExample(
-        qid,
-        inputs.queries[qid],
-        [make_passage(qid, d, inputs, result) for d in pos],
-        [make_passage(qid, d, inputs, result) for d in negs],
-    )
-
-
-def write_examples(cfg: PrepareConfig, selected, inputs: Inputs, miner: Miner | None, result: PrepareResult) -> None:
-    """Search in batches and write each example as it is made (memory stays flat)."""
-    from tqdm import tqdm
-
-    with atomic_output(cfg.output) as out, tqdm(total=len(selected), desc="negatives", unit="q", disable=None, leave=False) as bar:
-        for start in range(0, len(selected), cfg.batch_size):
-            batch = selected[start : start + cfg.batch_size]
-            ranked = miner.search([(q, inputs.queries[q]) for q, _ in batch], cfg.depth) if miner else {}
-            for qid, pos in batch:
-                out.write(make_example(cfg, qid, pos, ranked.get(qid, []), inputs, result).to_line())
-                result.written += 1
-            bar.update(len(batch))
-
-
-def prepare(cfg: PrepareConfig, miner: Miner | None = None) -> PrepareResult:
-    """Run the whole preparation; ``miner`` overrides the one the options would open.
-
-    Raises OSError, ValueError or RuntimeError on failure, leaving no output file.
-    """
-    cfg.check()
-    start = time.perf_counter()
-    extras = ("teacher",) * bool(cfg.teacher_scores) + ("pseudo",) * bool(cfg.pseudo_queries)
-    result = PrepareResult(Path(cfg.output), cfg.negatives, extras=extras)
-    inputs = load_inputs(cfg, result.problems)
-    selected = select_queries(inputs, result.problems)
-    if not selected:
-        raise ValueError("no training examples: " + result.summary_line())
-    load_extras(cfg, inputs, {q for q, _ in selected}, result.problems)
-    with contextlib.ExitStack() as stack:
-        if miner is None:
-            miner = open_miner(cfg, inputs.docs, stack)
-        write_examples(cfg, selected, inputs, miner if cfg.negatives else None, result)
-    result.seconds = time.perf_counter() - start
-    return result
-
-
-# --------------------------------------------------------------------------- command line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -294,11 +65,27 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     return PrepareConfig(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 
+def load_query_encoder(spec: str, kind: str = "i3"):
+    """The query encoder for ``--dense-encoder``: our I3QueryEncoder (an I^3 model folder, or
+    ``i3`` for the shipped default), or ``spec`` itself, for FaissSearcher to resolve."""
+    if kind == "pyserini":
+        return spec
+    if kind != "i3":
+        raise ValueError(f"unknown dense encoder type {kind!r}; choose i3 or pyserini")
+    try:
+        from pyserini_i3.plugin.encoders import I3QueryEncoder
+    except ImportError as error:
+        raise RuntimeError(f"the I3 query encoder is not available ({error}); try --dense-encoder-type pyserini") from error
+    return I3QueryEncoder(spec)
+
+
 def main(argv: list[str]) -> int:
     parser = build_parser()
     cfg = config_from_args(parser.parse_args(argv), parser)
     try:
-        result = prepare(cfg)
+        cfg.check()
+        encoder = load_query_encoder(cfg.dense_encoder, cfg.dense_encoder_type) if cfg.dense_index else None
+        result = prepare(cfg, query_encoder=encoder)
     except (OSError, ValueError, RuntimeError) as error:
         print(f"prepare: error: {error}; no output written", file=sys.stderr)
         return 1

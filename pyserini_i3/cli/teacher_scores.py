@@ -13,12 +13,15 @@ import argparse
 import sys
 import time
 
+from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
+
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m pyserini_i3 teacher-scores", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-file", required=True, help="Tevatron-shaped JSONL (python -m pyserini_i3 prepare)")
-    parser.add_argument("--teacher", default="sentence-transformers/all-MiniLM-L6-v2")
+    parser.add_argument("--teacher", default=DEFAULT_BACKBONE,
+                        help=f"i3, an I^3 model directory, or a Hugging Face encoder (default: {DEFAULT_BACKBONE})")
     parser.add_argument("--output", required=True, help="the training file to write, with scores")
     parser.add_argument("--query-max-length", type=int, default=64)
     parser.add_argument("--passage-max-length", type=int, default=128)
@@ -32,8 +35,10 @@ def main(argv: list[str]) -> int:
 
     from pathlib import Path
 
-    from pyserini_i3.data import Problems, read_training_file, write_training_file
-    from pyserini_i3.teacher import LuceneBM25, add_teacher_scores, fuse_bm25, load_teacher
+    from pyserini_i3.plugin.resolve import load_encoder
+    from pyserini_i3.training.examples import read_training_file, write_training_file
+    from pyserini_i3.training.teacher import LuceneBM25, add_teacher_scores, fuse_bm25
+    from pyserini_i3.utils.formats import Problems
 
     if not Path(args.train_file).is_file():
         print(f"teacher-scores: --train-file {args.train_file}: no such file", file=sys.stderr)
@@ -48,7 +53,7 @@ def main(argv: list[str]) -> int:
         print(f"teacher-scores: --train-file {args.train_file}: no usable training example", file=sys.stderr)
         return 1
     try:
-        teacher = load_teacher(args.teacher)
+        teacher = load_encoder(args.teacher)
     except (OSError, ValueError) as exc:
         print(f"teacher-scores: --teacher {args.teacher}: {exc}", file=sys.stderr)
         return 1

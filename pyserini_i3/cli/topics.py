@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     listing.add_argument("--dest", help="look here instead of Java's user.home cache")
     args = parser.parse_args(argv)
 
-    from pyserini_i3 import topics
+    from pyserini_i3.plugin import topics
 
     try:
         if args.action == "where":

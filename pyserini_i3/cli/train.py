@@ -15,10 +15,12 @@ import sys
 def main(argv: list[str]) -> int:
     from transformers import HfArgumentParser
 
-    from pyserini_i3.trainer import TrainArguments, train
+    from pyserini_i3.training.arguments import DataArguments, ModelArguments, TrainArguments, TrainingArguments
+    from pyserini_i3.training.trainer import train
 
-    parser = HfArgumentParser(TrainArguments, prog="python -m pyserini_i3 train", description=__doc__)
-    (args,) = parser.parse_args_into_dataclasses(args=argv)
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments), prog="python -m pyserini_i3 train",
+                              description=__doc__)
+    args = TrainArguments(*parser.parse_args_into_dataclasses(args=argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         output = train(args)

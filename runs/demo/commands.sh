@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# demo: scifact: BEIR SciFact test (from /work/shared/data/scifact): 5,183 passages, 300 queries
+# demo: scifact: BEIR SciFact test (from ../shared/data/scifact): 5,183 passages, 300 queries
 # Run from the collection's scratch directory (corpus/, topics.tsv, qrels.txt),
 # built by `python -m pyserini_i3 demo`; seconds measured on: x86_64, 2 CPU cores, no GPU used (--device cpu)
 set -euo pipefail

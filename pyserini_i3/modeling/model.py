@@ -1,0 +1,395 @@
+"""The I^3 retriever: a dual encoder whose passage side is query-aware.
+
+    q   = pool(E_q(query))
+    H_p = E_p(passage);  p = pool(H_p)
+    Q~  = R(slots | H_p or p)                  (pseudo-query, m x d)
+    v_p = I([p ; H_p[1:] ; Q~])[0]             ("full")
+        = I([p ; mean(Q~)])[0]                 ("official")
+    s(q, p) = q . v_p   (optionally L2-normalised, divided by a temperature)
+
+        = I([p ; H_p[1:]])[0]                  ("de-layer": no pseudo-query, the capacity control)
+    v_p <- p + g * (v_p - p)                   (``interactor_gate``: g starts at 0, v_p = p)
+
+With ``config.interaction = False`` (the DE ablation) ``v_p = p``.  Everything
+after E_p depends on the passage only, so ``v_p`` is computed once at indexing
+time and search is one dot product.  See :mod:`pyserini_i3.modeling.config` for the options.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pyserini_i3.modeling import storage
+from pyserini_i3.modeling.backbone import (
+    DEFAULT_BACKBONE,
+    auto_model_from_config,
+    load_pretrained_encoder,
+    resolve_model_path,
+)
+from pyserini_i3.modeling.config import I3Config, check_max_length
+from pyserini_i3.modeling.fast_path import FastPath
+from pyserini_i3.modeling.heads import Interactor, Reconstructor, VocabHead, init_like_bert
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class I3Output:
+    """What a training forward returns: the loss and its parts (plain floats are 0)."""
+
+    loss: torch.Tensor
+    contrastive_loss: torch.Tensor
+    reconstruction_loss: torch.Tensor
+    distillation_loss: torch.Tensor
+    scores: torch.Tensor  # [queries, passages in the (gathered) batch]
+
+    def components(self) -> dict[str, float]:
+        return {
+            "loss": self.loss.item(),
+            "contrastive": self.contrastive_loss.item(),
+            "reconstruction": self.reconstruction_loss.item(),
+            "distillation": self.distillation_loss.item(),
+        }
+
+
+def check_texts(texts, what: str) -> list[str]:
+    """A non-empty list of strings (empty strings allowed), or a one-line error."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        raise TypeError(f"{what} must be a list of strings, not {type(texts).__name__}")
+    if len(texts) == 0:
+        raise ValueError(f"{what} is an empty list: nothing to encode")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"{what}[{i}] is {type(text).__name__}, not str")
+    return list(texts)
+
+
+class I3Model(nn.Module):
+    def __init__(self, config: I3Config, tokenizer=None):
+        super().__init__()
+        self.config = config
+        self.tokenizer = tokenizer
+        self.fast = FastPath(self)  # inference routes (exact / int8); its int8 copies are not in the state dict
+        bb = config.backbone_hf_config()
+        self.passage_encoder = auto_model_from_config(bb)
+        if not config.tied_encoders:
+            self.query_encoder = auto_model_from_config(bb)
+        if config.interaction:
+            self.reconstructor = self.vocab_head = None
+            if config.reconstructs:
+                self.reconstructor = Reconstructor(bb, config.reconstructor_layers)
+                self.vocab_head = VocabHead(bb, tied=config.tie_vocab_head) if config.vocab_head else None
+                self.register_buffer("slot_ids", torch.tensor(config.slot_token_ids()), persistent=False)
+            self.interactor = Interactor(bb, config.interactor_layers, gate=config.interactor_gate)
+            std = getattr(bb, "initializer_range", 0.02)
+            for module in (self.reconstructor, self.interactor, self.vocab_head):
+                if module is not None:
+                    init_like_bert(module, std)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_backbone(cls, backbone: str = DEFAULT_BACKBONE, **overrides) -> I3Model:
+        """A new (untrained) I^3 on a Hugging Face encoder, by local path or hub id.
+
+        Pooling, normalisation and passage length default to what a
+        sentence-transformers directory declares (all-MiniLM-L6-v2: mean, L2, 256).
+        """
+        from transformers import AutoTokenizer
+
+        path = resolve_model_path(backbone)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        config = I3Config.for_backbone(backbone, path, tokenizer, **overrides)
+        model = cls(config, tokenizer)
+        encoder = load_pretrained_encoder(path)
+        model.passage_encoder.load_state_dict(encoder.state_dict())
+        if not config.tied_encoders:
+            model.query_encoder.load_state_dict(encoder.state_dict())
+        return model.eval()
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | os.PathLike, device: str | torch.device | None = None) -> I3Model:
+        """Load an I^3 model directory (config.json, weights in either format, tokenizer); see
+        :mod:`pyserini_i3.modeling.storage`."""
+        return storage.load_model_dir(cls, model_dir, device)
+
+    def load_weights(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:
+        """Strict load with a one-line message naming what does not match the config."""
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong = [
+            f"{k}: {list(state[k].shape)} vs {list(own[k].shape)}"
+            for k in sorted(set(own) & set(state))
+            if state[k].shape != own[k].shape
+        ]
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if wrong:
+            problems.append(f"{len(wrong)} with a different shape (e.g. {wrong[0]}, file vs config)")
+        if problems:
+            raise ValueError(f"{source}: weights do not match config.json: " + "; ".join(problems))
+        self.load_state_dict(state, strict=True)
+
+    def save_pretrained(self, model_dir: str | os.PathLike) -> Path:
+        """Write config.json, the weights and the tokenizer; files land whole or not at all.
+
+        A model with LoRA adapters (``--lora-rank``) writes the compact format of
+        :mod:`pyserini_i3.modeling.delta` instead of model.safetensors.
+        """
+        return storage.save_model_dir(self, model_dir)
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    def query_model(self) -> nn.Module:
+        return self.passage_encoder if self.config.tied_encoders else self.query_encoder
+
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.config.pooling == "cls":
+            return hidden[:, 0]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+    def _finish(self, vectors: torch.Tensor) -> torch.Tensor:
+        return F.normalize(vectors, dim=-1) if self.config.normalize else vectors
+
+    def query_vectors(self, inputs: dict) -> torch.Tensor:
+        """[B, d] query vectors from tokenised queries. Never touches R or I."""
+        hidden = self.query_model()(**inputs).last_hidden_state
+        return self._finish(self._pool(hidden, inputs["attention_mask"]))
+
+    def _slots(self, batch: int) -> torch.Tensor:
+        ids = self.slot_ids.unsqueeze(0).expand(batch, -1)
+        embeddings = getattr(self.passage_encoder, "embeddings", None)
+        if embeddings is not None:  # word + position (+ type) embeddings, LayerNorm: the BERT way
+            return embeddings(input_ids=ids)
+        return self.passage_encoder.get_input_embeddings()(ids)
+
+    def passage_vectors(self, inputs: dict, return_pseudo_query: bool = False):
+        """[B, d] passage vectors (and, if asked, the pseudo-query states [B, m, d])."""
+        mask = inputs["attention_mask"]
+        hidden = self.passage_encoder(**inputs).last_hidden_state
+        pooled = self._pool(hidden, mask)
+        pseudo = None
+        if self.config.interaction:
+            padding = mask == 0
+            if self.config.reconstructs:
+                memory, memory_padding = self._memory(hidden, pooled, padding)
+                pseudo = self.reconstructor(self._slots(hidden.size(0)).to(hidden.dtype), memory, memory_padding)
+            sequence, seq_padding = self._interactor_input(pooled, hidden, padding, pseudo)
+            vectors = self.interactor.gated(pooled, self.interactor(sequence, seq_padding))
+        else:
+            vectors = pooled
+        vectors = self._finish(vectors)
+        return (vectors, pseudo) if return_pseudo_query else vectors
+
+    def _memory(self, hidden, pooled, padding):
+        """What the reconstructor cross-attends to, and its padding mask."""
+        if self.config.reconstructor_attends_to == "tokens":
+            return hidden, padding
+        return pooled.unsqueeze(1), None
+
+    def _interactor_input(self, pooled, hidden, padding, pseudo):
+        """The interactor's sequence and its padding mask (True = padding)."""
+        if self.config.interactor_input in ("tokens+pseudo", "tokens"):
+            no_pad = padding.new_zeros(padding.size(0), 1)
+            parts, pads = [pooled.unsqueeze(1), hidden[:, 1:]], [no_pad, padding[:, 1:]]
+            if pseudo is not None:
+                parts.append(pseudo)
+                pads.append(padding.new_zeros(padding.size(0), pseudo.size(1)))
+            sequence, seq_padding = torch.cat(parts, dim=1), torch.cat(pads, dim=1)
+        else:
+            sequence = torch.stack([pooled, pseudo.mean(dim=1)], dim=1)
+            seq_padding = None
+        return sequence, seq_padding
+
+    def reconstruction_logits(self, pseudo: torch.Tensor) -> torch.Tensor:
+        if self.vocab_head is None:
+            raise ValueError("this I^3 model has no vocabulary head (config.vocab_head is false)")
+        tied = self.passage_encoder.get_input_embeddings().weight if self.config.tie_vocab_head else None
+        return self.vocab_head(pseudo, tied)
+
+    # ------------------------------------------------------------------ tokenisation
+    def _require_tokenizer(self):
+        if self.tokenizer is None:
+            raise ValueError("this I3Model has no tokenizer: load it with from_pretrained or from_backbone")
+        return self.tokenizer
+
+    def join_title(self, text: str, title: str | None) -> str:
+        """``title [SEP] text`` (the authors' format); the text alone when there is no title."""
+        if not title:
+            return text
+        return f"{title} {self._require_tokenizer().sep_token} {text}"
+
+    def tokenize(self, texts: list[str], max_length: int) -> dict:
+        return dict(self._require_tokenizer()(
+            texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ))
+
+    def reconstruction_labels(self, targets: Sequence[str | None]) -> torch.Tensor:
+        """[n, m] target token ids, slot-aligned, IGNORE_INDEX for padding and for ``None`` targets."""
+        m = self.config.num_slots
+        labels = torch.full((len(targets), m), IGNORE_INDEX, dtype=torch.long)
+        present = [i for i, t in enumerate(targets) if t]
+        if present:
+            tok = self._require_tokenizer()(
+                [targets[i] for i in present], add_special_tokens=False, truncation=True,
+                max_length=m, padding="max_length", return_tensors="pt",
+            )
+            ids = tok["input_ids"].masked_fill(tok["attention_mask"] == 0, IGNORE_INDEX)
+            labels[present] = ids
+        return labels
+
+    # ------------------------------------------------------------------ fast path (inference only)
+    def fast_path(self) -> str:
+        """The inference route (``off``, ``exact``, ``int8``) the next ``encode_*`` call takes:
+        ``$PYSERINI_I3_FAST_PATH`` if set, else ``config.fast_path``; ``off`` in training mode,
+        ``exact`` for ``int8`` off the CPU.  See :mod:`pyserini_i3.modeling.fast_path`."""
+        return self.fast.mode()
+
+    # ------------------------------------------------------------------ inference API
+    def _length(self, max_length: int | None, default: int) -> int:
+        length = check_max_length(default if max_length is None else max_length)
+        limit = self.config.max_positions
+        if limit and length > limit:
+            raise ValueError(f"max_length={length} exceeds the backbone's {limit} positions")
+        return length
+
+    @torch.inference_mode()
+    def _encode(self, texts: list[str], max_length: int, batch_size: int, fn: Callable,
+                show_progress: bool, desc: str) -> np.ndarray:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        tokenizer = self._require_tokenizer()
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # length-sorted: little padding
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        device = self.device
+        autocast = _autocast(device)
+        starts = range(0, len(order), batch_size)
+        if show_progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=desc, unit="batch")
+        for start in starts:
+            idx = order[start:start + batch_size]
+            features = [{k: encoded[k][i] for k in encoded.keys()} for i in idx]
+            batch = tokenizer.pad(features, padding=True, return_tensors="pt")
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with autocast:
+                vectors = fn(batch)
+            out[idx] = vectors.float().cpu().numpy()
+        return out
+
+    def encode_queries(self, queries: Sequence[str], batch_size: int = 64, max_length: int | None = None,
+                       show_progress: bool = False) -> np.ndarray:
+        """float32 [n, d] query vectors."""
+        queries = check_texts(queries, "queries")
+        length = self._length(max_length, self.config.query_max_length)
+        mode = self.fast_path()
+        fn = self.query_vectors if mode == "off" else (lambda batch: self.fast.query_vectors(batch, mode))
+        return self._encode(queries, length, batch_size, fn, show_progress, "queries")
+
+    def encode_passages(self, texts: Sequence[str], titles: Sequence[str | None] | None = None,
+                        batch_size: int = 32, max_length: int | None = None,
+                        show_progress: bool = False) -> np.ndarray:
+        """float32 [n, d] query-aware passage vectors (``title [SEP] text`` when titles are given)."""
+        texts = check_texts(texts, "texts")
+        if titles is not None:
+            if isinstance(titles, (str, bytes)) or len(titles) != len(texts):
+                raise ValueError(f"titles must be a list as long as texts ({len(texts)})")
+            for i, title in enumerate(titles):
+                if title is not None and not isinstance(title, str):
+                    raise TypeError(f"titles[{i}] is {type(title).__name__}, not str")
+            texts = [self.join_title(t, title) for t, title in zip(texts, titles)]
+        length = self._length(max_length, self.config.passage_max_length)
+        mode = self.fast_path()
+        fn = self.passage_vectors if mode == "off" else (lambda batch: self.fast.passage_vectors(batch, mode))
+        return self._encode(texts, length, batch_size, fn, show_progress, "passages")
+
+    # ------------------------------------------------------------------ training
+    def forward(
+        self,
+        query_inputs: dict,
+        passage_inputs: dict,
+        reconstruction_labels: torch.Tensor | None = None,
+        teacher_scores: torch.Tensor | None = None,
+        reconstruction_weight: float = 1.0,
+        distillation_weight: float = 1.0,
+        distributed=None,
+    ) -> I3Output:
+        """Loss on a batch of B queries with G passages each (positive first, then negatives).
+
+        ``passage_inputs`` holds B*G passages grouped by query.  ``reconstruction_labels``
+        [B*G, m] (IGNORE_INDEX where there is no target), ``teacher_scores`` [B, G].
+        ``distributed`` (a :class:`pyserini_i3.distributed.DistributedContext`, for
+        multi-process training) gathers passage vectors from all processes so every
+        query is scored against every passage, and normalises the reconstruction loss
+        by the global token count, so that averaging gradients over processes gives
+        the update of one process on the whole batch.
+        """
+        q = self.query_vectors(query_inputs)
+        v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True)
+        n_q, n_p = q.size(0), v.size(0)
+        if n_p % n_q:
+            raise ValueError(f"{n_p} passages for {n_q} queries: expected the same number per query")
+        group = n_p // n_q
+        all_v, offset = (v, 0) if distributed is None else distributed.gather(v)
+        scores = q @ all_v.T / self.config.score_temperature
+        target = offset + torch.arange(n_q, device=q.device) * group  # each query's positive
+        contrastive = F.cross_entropy(scores, target)
+        loss = contrastive
+        zero = contrastive.new_zeros(())
+
+        reconstruction = zero
+        if reconstruction_labels is not None and pseudo is not None and self.vocab_head is not None:
+            labels = reconstruction_labels.to(q.device)
+            rows = (labels != IGNORE_INDEX).any(dim=1)
+            tokens = (labels != IGNORE_INDEX).sum().float()
+            world = 1
+            if distributed is not None and distributed.enabled:
+                tokens, world = distributed.sum(tokens), distributed.world_size
+            if rows.any():
+                logits = self.reconstruction_logits(pseudo[rows])
+                total = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels[rows].reshape(-1),
+                                        ignore_index=IGNORE_INDEX, reduction="sum")
+                # mean over the tokens of the whole (global) batch; x world undoes the gradient average
+                reconstruction = total * world / tokens.clamp(min=1)
+                loss = loss + reconstruction_weight * reconstruction
+
+        distillation = zero
+        if teacher_scores is not None:
+            own = (q.unsqueeze(1) * v.view(n_q, group, -1)).sum(-1) / self.config.score_temperature
+            teacher = teacher_scores.to(q.device, own.dtype).view(n_q, group)
+            distillation = F.kl_div(F.log_softmax(own, -1), F.log_softmax(teacher, -1),
+                                    reduction="batchmean", log_target=True)
+            loss = loss + distillation_weight * distillation
+        return I3Output(loss, contrastive, reconstruction, distillation, scores)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, enabled=False)

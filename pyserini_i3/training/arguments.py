@@ -1,0 +1,132 @@
+"""The arguments of ``python -m pyserini_i3 train``: model, data and training, as Tevatron splits them.
+
+Each dataclass is one group of ``HfArgumentParser``'s options (``--help`` lists them
+by group); :class:`TrainArguments` holds the three and checks them together.
+``training_args.json`` in the output directory is their union, one flat object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
+from pyserini_i3.modeling.delta import DEFAULT_TARGETS
+
+
+@dataclass
+class ModelArguments:
+    """What model to build: the backbone, the I^3 layout, LoRA."""
+
+    base: str = field(default=DEFAULT_BACKBONE,
+                      metadata={"help": "backbone (hub id or path) or an I^3 model directory to continue from"})
+    variant: str = field(default="full", metadata={
+        "help": "full | official | de (the dual-encoder ablation) | de-layer (the interactor over the passage "
+                "alone: the capacity control)"})
+    tied_encoders: bool = field(default=False, metadata={"help": "share one encoder for queries and passages"})
+    num_slots: int = field(default=32, metadata={"help": "pseudo-query slots"})
+    reconstructor_layers: int = 1
+    interactor_layers: int = 1
+    interactor_input: str = field(default="", metadata={
+        "help": "tokens+pseudo | cls+pseudo-mean (default: the variant's; full: tokens+pseudo)"})
+    reconstructor_attends_to: str = field(default="", metadata={
+        "help": "tokens | cls (default: the variant's; full: tokens)"})
+    interactor_gate: bool = field(default=False, metadata={
+        "help": "identity start: passage vector p + g * (interactor - p), g learned from 0 (step 0 = the DE)"})
+    lora_rank: int = field(default=0, metadata={
+        "help": "if > 0: train peft LoRA adapters of this rank on the encoders (their weights frozen) and the "
+                "I^3 heads in full; the output stores only adapters + heads over the checksummed base"})
+    lora_alpha: float = field(default=0.0, metadata={"help": "LoRA scaling numerator (0: twice the rank)"})
+    lora_dropout: float = 0.0
+    lora_target_modules: str = field(default=DEFAULT_TARGETS, metadata={
+        "help": "regex of the encoder layers that get adapters (default: BERT attention and feed-forward)"})
+
+
+@dataclass
+class DataArguments:
+    """The training file and how its examples become batches."""
+
+    train_file: str = field(metadata={"help": "Tevatron-shaped JSONL (python -m pyserini_i3 prepare)"})
+    query_max_length: int = 32
+    passage_max_length: int = 192
+    group_size: int = field(default=8, metadata={"help": "passages per query: 1 positive + hard negatives"})
+    rec_targets: str = field(default="both", metadata={"help": "query | pseudo | both | none"})
+
+
+@dataclass
+class TrainingArguments:
+    """The optimisation: steps, batch, learning rates, losses, checkpoints."""
+
+    output_dir: str = field(metadata={"help": "where the trained model directory is written"})
+    batch_size: int = field(default=8, metadata={"help": "queries per optimizer step, over all processes"})
+    gradient_accumulation_steps: int = 1
+    epochs: float = 1.0
+    max_steps: int = field(default=0, metadata={"help": "if > 0, overrides epochs"})
+    learning_rate: float = field(default=2e-5, metadata={"help": "for the encoders"})
+    head_learning_rate: float = field(default=1e-3, metadata={"help": "for the reconstructor, interactor, vocab head"})
+    optimizer: str = field(default="adamw", metadata={
+        "help": "adamw | sgd (plain SGD: for debugging and exact comparisons; Adam's first step is sign(g) * lr, "
+                "which turns round-off in gradients that are zero in theory into lr-sized steps)"})
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    rec_weight: float = field(default=0.1, metadata={"help": "lambda_rec"})
+    rec_schedule: str = field(default="constant", metadata={"help": "constant | epoch-decay (lambda / 10^epoch)"})
+    kd_weight: float = field(default=1.0, metadata={"help": "lambda_kd, used when the file has teacher scores"})
+    gradient_checkpointing: bool = False
+    seed: int = 42
+    save_steps: int = field(default=0, metadata={"help": "checkpoint every N steps (0: only at the end)"})
+    save_total_limit: int = 2
+    logging_steps: int = 1
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in output_dir"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    progress: bool = True
+
+
+@dataclass
+class TrainArguments:
+    """The three groups of a training run."""
+
+    model: ModelArguments
+    data: DataArguments
+    training: TrainingArguments
+
+    def to_dict(self) -> dict:
+        """The union of the three groups (``training_args.json``)."""
+        return {**asdict(self.model), **asdict(self.data), **asdict(self.training)}
+
+    def validate(self) -> None:
+        from pyserini_i3.modeling.config import VARIANTS
+
+        if self.model.variant not in VARIANTS:
+            raise ValueError(f"--variant must be one of {', '.join(VARIANTS)}, not {self.model.variant!r}")
+        if self.training.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"--optimizer must be adamw or sgd, not {self.training.optimizer!r}")
+        if self.training.rec_schedule not in ("constant", "epoch-decay"):
+            raise ValueError(f"--rec-schedule must be constant or epoch-decay, not {self.training.rec_schedule!r}")
+        from pyserini_i3.modeling.config import ATTENDS_TO, INTERACTOR_INPUTS
+
+        if self.model.interactor_input and self.model.interactor_input not in INTERACTOR_INPUTS:
+            raise ValueError(f"--interactor-input must be one of {', '.join(INTERACTOR_INPUTS)}")
+        if self.model.reconstructor_attends_to and self.model.reconstructor_attends_to not in ATTENDS_TO:
+            raise ValueError(f"--reconstructor-attends-to must be {' or '.join(ATTENDS_TO)}, "
+                             f"not {self.model.reconstructor_attends_to!r}")
+        from pyserini_i3.training.batching import REC_TARGETS
+
+        if self.data.rec_targets not in REC_TARGETS:
+            raise ValueError(f"--rec-targets must be one of {', '.join(REC_TARGETS)}")
+        if self.training.batch_size < 1 or self.data.group_size < 1 or self.training.gradient_accumulation_steps < 1:
+            raise ValueError("--batch-size, --group-size and --gradient-accumulation-steps must be at least 1")
+        if self.training.batch_size % self.training.gradient_accumulation_steps:
+            raise ValueError(f"--batch-size {self.training.batch_size} is not divisible by --gradient-accumulation-steps "
+                             f"{self.training.gradient_accumulation_steps}")
+        if self.model.lora_rank < 0:
+            raise ValueError(f"--lora-rank must be 0 (full fine-tuning) or more, not {self.model.lora_rank}")
+        if self.model.lora_rank:
+            from pyserini_i3.modeling.storage import is_i3_model_dir
+
+            if is_i3_model_dir(self.model.base):
+                raise ValueError(f"--lora-rank adds adapters to a plain backbone (the base the output is rebuilt "
+                                 f"from), not to the I^3 model directory {self.model.base}")
+        if not Path(self.data.train_file).is_file():
+            raise ValueError(f"--train-file {self.data.train_file}: no such file")

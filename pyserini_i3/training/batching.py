@@ -1,0 +1,116 @@
+"""Training groups and their collation into model inputs (Tevatron's shape).
+
+A group is one query with ``group_size`` passages: one positive first, then hard
+negatives.  Sampling depends only on (seed, epoch, example index), so a run is
+repeatable and a resumed run sees the same data as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from pyserini_i3.training.examples import Passage, TrainingExample
+
+REC_TARGETS = ("query", "pseudo", "both", "none")
+
+
+@dataclass
+class Group:
+    query: str
+    passages: list[Passage]
+    rec_targets: list[str | None]  # per passage: reconstruction target text, or None
+    teacher_scores: list[float] | None  # per passage, when every passage has one
+
+
+class TrainGroups:
+    """Samples a :class:`Group` per training example, deterministically."""
+
+    def __init__(self, examples: Sequence[TrainingExample], group_size: int, seed: int = 42,
+                 rec_targets: str = "both"):
+        if group_size < 1:
+            raise ValueError(f"group_size must be at least 1, not {group_size}")
+        if rec_targets not in REC_TARGETS:
+            raise ValueError(f"rec_targets must be one of {', '.join(REC_TARGETS)}, not {rec_targets!r}")
+        if not examples:
+            raise ValueError("no training examples")
+        self.examples = list(examples)
+        self.group_size = group_size
+        self.seed = seed
+        self.rec_targets = rec_targets
+        self._pool: list[Passage] | None = None
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def _fill_pool(self) -> list[Passage]:
+        """Every passage of the file, for queries with too few negatives."""
+        if self._pool is None:
+            seen: dict[str, Passage] = {}
+            for ex in self.examples:
+                for p in ex.positive_passages + ex.negative_passages:
+                    seen.setdefault(p.docid, p)
+            self._pool = [seen[k] for k in sorted(seen)]
+        return self._pool
+
+    def _target(self, passage: Passage, query: str, positive: bool) -> str | None:
+        use_query = self.rec_targets in ("query", "both")
+        use_pseudo = self.rec_targets in ("pseudo", "both")
+        if positive and use_query:
+            return query
+        if use_pseudo and passage.pseudo_query:
+            return passage.pseudo_query
+        return None
+
+    def group(self, index: int, epoch: int) -> Group:
+        ex = self.examples[index]
+        rng = random.Random(f"{self.seed}:{epoch}:{index}")
+        positive = rng.choice(ex.positive_passages)
+        wanted = self.group_size - 1
+        negatives = list(ex.negative_passages)
+        if len(negatives) >= wanted:
+            chosen = rng.sample(negatives, wanted)
+        else:
+            own = {p.docid for p in ex.positive_passages} | {p.docid for p in negatives}
+            extra = [p for p in self._fill_pool() if p.docid not in own]
+            chosen = negatives + (rng.sample(extra, min(len(extra), wanted - len(negatives))) if extra else [])
+            while len(chosen) < wanted:  # tiny files: repeat what there is
+                chosen.append(rng.choice(negatives or [positive]))
+        passages = [positive] + chosen
+        targets = [self._target(p, ex.query, i == 0) for i, p in enumerate(passages)]
+        scores = [p.score for p in passages]
+        teacher = None if any(s is None for s in scores) else [float(s) for s in scores]
+        return Group(ex.query, passages, targets, teacher)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator).tolist()
+
+
+class Collator:
+    """Groups -> the keyword arguments of ``I3Model.forward``."""
+
+    def __init__(self, model, query_max_length: int, passage_max_length: int):
+        self.model = model
+        self.query_max_length = query_max_length
+        self.passage_max_length = passage_max_length
+
+    def __call__(self, groups: Sequence[Group]) -> dict:
+        model = self.model
+        queries = [g.query for g in groups]
+        passages = [model.join_title(p.text, p.title) for g in groups for p in g.passages]
+        batch = {
+            "query_inputs": model.tokenize(queries, self.query_max_length),
+            "passage_inputs": model.tokenize(passages, self.passage_max_length),
+        }
+        if getattr(model, "vocab_head", None) is not None:
+            targets = [t for g in groups for t in g.rec_targets]
+            if any(targets):
+                batch["reconstruction_labels"] = model.reconstruction_labels(targets)
+        if all(g.teacher_scores is not None for g in groups):
+            batch["teacher_scores"] = torch.tensor([g.teacher_scores for g in groups], dtype=torch.float32)
+        return batch

@@ -1,0 +1,206 @@
+"""Helpers the tests import (``import helpers``: setup.cfg puts tests/ on pytest's path).
+
+* a tiny BERT backbone written to disk, its vocabulary, sample passages and queries;
+* ``load_offline``: call with ``HF_HUB_OFFLINE=1`` (no network here);
+* ``make_minimal_env`` / ``run_python``: ``env -i PATH=/usr/bin:/bin`` with Java's
+  user.home and Pyserini's cache redirected, and ``python ARGS`` run in it;
+* ``write_training_file`` / ``run`` / ``base_args`` / ``log``: tiny training runs of
+  ``python -m pyserini_i3 train`` on a synthetic Tevatron file.
+
+Fixtures live in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PYTHON = sys.executable
+MINIMAL_PATH = "/usr/bin:/bin"
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+WORDS = (
+    "the a of and to in is was for on with as by at from that this it be are or "
+    "what who when where how why which do does did can will not no yes one two three "
+    "cat dog bird fish tree river city country king queen war peace music art science "
+    "water fire earth air sun moon star light dark red green blue big small old new "
+    "first last house car road book paper language people born died capital president "
+    "france paris germany berlin ocean mountain computer retrieval passage query dense"
+).split()
+LETTERS = list("abcdefghijklmnopqrstuvwxyz0123456789.,?!-")
+PIECES = ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] + ["##s", "##ed", "##ing", "##er"]
+
+
+def vocab_tokens() -> list[str]:
+    seen, out = set(), []
+    for t in SPECIAL + WORDS + LETTERS + PIECES:
+        if t not in seen:
+            seen.add(t)
+            out.append(t)
+    return out
+
+
+def tiny_bert_config(vocab_size: int, **overrides):
+    from transformers import BertConfig
+
+    kwargs = dict(
+        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=512, type_vocab_size=2,
+        hidden_act="gelu", layer_norm_eps=1e-12, initializer_range=0.02,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=0,
+    )
+    kwargs.update(overrides)
+    return BertConfig(**kwargs)
+
+
+def write_tiny_bert(directory: Path, seed: int = 0, **config_overrides) -> Path:
+    """A random tiny BertModel + BertTokenizerFast (vocab.txt) saved in ``directory``."""
+    from transformers import BertModel, BertTokenizerFast
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokens = vocab_tokens()
+    (directory / "vocab.txt").write_text("\n".join(tokens) + "\n")
+    tokenizer = BertTokenizerFast(vocab=str(directory / "vocab.txt"), do_lower_case=True)
+    tokenizer.save_pretrained(directory)
+    torch.manual_seed(seed)
+    model = BertModel(tiny_bert_config(len(tokens), **config_overrides))
+    model.save_pretrained(directory)
+    return directory
+
+
+def load_offline(fn, *args, **kwargs):
+    """Call ``fn`` with HF_HUB_OFFLINE=1 (no network here: never wait on the hub)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return fn(*args, **kwargs)
+
+
+PASSAGES = [
+    "Paris is the capital of France.",
+    "The cat sat on the old red book.",
+    "Berlin is a big city in Germany and the capital of the country.",
+    "Dense retrieval uses one vector per passage.",
+    "",
+    "A river runs to the ocean from the mountain; the water is blue and the sun is bright.",
+    "Who was the first president?",
+]
+QUERIES = [
+    "capital of france",
+    "what is dense retrieval",
+    "who was born in berlin",
+    "cat",
+    "",
+    "how big is the ocean",
+]
+
+
+def make_minimal_env(java_user_home: Path, pyserini_cache: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": MINIMAL_PATH,
+        "JAVA_TOOL_OPTIONS": f"-Duser.home={java_user_home}",
+        "PYSERINI_CACHE": str(pyserini_cache),
+        "HOME": str(java_user_home),  # Python-side ~ (tqdm, HF) stays in tmp too
+    }
+    # the model settings of this process (e.g. $PYSERINI_I3_FAST_PATH, $PYSERINI_I3_ENCODER), so that
+    # in-process expectations and the commands use the same model; the Java switch stays out
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PYSERINI_I3_") and k != "PYSERINI_I3_JAVA"})
+    env.update(extra)
+    return env
+
+
+class CliResult:
+    def __init__(self, args, proc, seconds):
+        self.args = args
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.seconds = seconds
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_python(args, env, cwd=None, check=True, timeout=900) -> CliResult:
+    """``python ARGS`` with the venv's interpreter in ``env``."""
+    cmd = [PYTHON, *map(str, args)]
+    start = time.time()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    result = CliResult(cmd, proc, time.time() - start)
+    if check and proc.returncode != 0:
+        tail = (proc.stdout[-2000:] + "\n" + proc.stderr[-4000:]).strip()
+        pytest.fail(f"exit {proc.returncode}: {shlex.join(cmd)}\n{tail}", pytrace=False)
+    return result
+
+
+# --------------------------------------------------------------------------- training runs (tiny, seconds)
+TOPICAL = WORDS[40:90]
+# one thread: the same float reduction order in every run (compared runs must match bit for bit)
+TRAIN_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+
+
+def write_training_file(path: Path, n: int = 16, negatives: int = 5, scores: bool = False) -> Path:
+    rng = random.Random(0)
+    with open(path, "w") as f:
+        for i in range(n):
+            query = " ".join(rng.sample(TOPICAL, 3))
+            pos = {"docid": f"p{i}", "title": "title", "text": query + " " + " ".join(rng.sample(TOPICAL, 6)),
+                   "pseudo_query": query}
+            negs = [{"docid": f"n{i}-{j}", "title": "", "text": " ".join(rng.sample(TOPICAL, 8))}
+                    for j in range(negatives)]
+            if scores:
+                pos["score"] = 5.0
+                for j, neg in enumerate(negs):
+                    neg["score"] = float(-j)
+            f.write(json.dumps({"query_id": str(i), "query": query, "positive_passages": [pos],
+                                "negative_passages": negs}) + "\n")
+    return path
+
+
+def run(args: list[str], torchrun: int = 0, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    prefix = [sys.executable, "-m"]
+    if torchrun:
+        prefix += ["torch.distributed.run", "--standalone", "--nproc-per-node", str(torchrun), "-m"]
+    proc = subprocess.run(prefix + ["pyserini_i3", "train", *args], capture_output=True, text=True, env=TRAIN_ENV,
+                          timeout=180, **kwargs)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def base_args(backbone, train_file, output, *extra) -> list[str]:
+    return ["--train-file", str(train_file), "--base", str(backbone), "--output-dir", str(output),
+            "--batch-size", "4", "--group-size", "3", "--progress", "false", *extra]
+
+
+def max_diff(a: Path, b: Path) -> float:
+    x, y = load_file(str(a / "model.safetensors")), load_file(str(b / "model.safetensors"))
+    assert x.keys() == y.keys()
+    return max((x[k] - y[k]).abs().max().item() for k in x)
+
+
+def log(path: Path) -> list[dict]:
+    return [json.loads(line) for line in (path / "train_log.jsonl").read_text().splitlines()]
+
+
+TEACHER_ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def teacher_scores(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pyserini_i3", "teacher-scores", *map(str, args)],
+                          capture_output=True, text=True, env=TEACHER_ENV, timeout=300)

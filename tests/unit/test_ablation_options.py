@@ -1,0 +1,80 @@
+"""The ablation options of issue 12: the identity start (``interactor_gate``) and the capacity
+control (``variant="de-layer"``: the interactor over the passage alone, no pseudo-query)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import MINILM, PASSAGES, QUERIES, load_offline
+from pyserini_i3.modeling.model import I3Model
+from pyserini_i3.training.batching import Collator, TrainGroups
+from pyserini_i3.training.examples import Passage, TrainingExample
+
+
+def _pair(backbone, **options):
+    """(DE, I^3 with ``options``) on the same backbone weights; the I^3 heads drawn with another seed."""
+    de = I3Model.from_backbone(str(backbone), variant="de")
+    torch.manual_seed(7)
+    return de, I3Model.from_backbone(str(backbone), **options)
+
+
+@pytest.mark.parametrize("variant", ["full", "official"])
+@pytest.mark.parametrize("fast_path", ["off", "exact"])
+def test_identity_start_equals_the_de_before_training(tiny_backbone, variant, fast_path, monkeypatch):
+    monkeypatch.setenv("PYSERINI_I3_FAST_PATH", fast_path)
+    de, gated = _pair(tiny_backbone, variant=variant, interactor_gate=True,
+                      pooling="cls" if variant == "official" else None)
+    assert float(gated.interactor.gate.detach()) == 0.0
+    np.testing.assert_allclose(gated.encode_passages(PASSAGES), de.encode_passages(PASSAGES), atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(gated.encode_queries(QUERIES), de.encode_queries(QUERIES))
+    # without the gate, the random interactor moves every passage vector
+    _, plain = _pair(tiny_backbone, variant=variant)
+    assert np.abs(plain.encode_passages(PASSAGES) - de.encode_passages(PASSAGES)).max() > 1e-2
+
+
+def test_identity_start_on_minilm_equals_the_zero_shot_base():
+    de = load_offline(I3Model.from_backbone, MINILM, variant="de")
+    torch.manual_seed(3)
+    gated = load_offline(I3Model.from_backbone, MINILM, variant="full", interactor_gate=True)
+    np.testing.assert_allclose(gated.encode_passages(PASSAGES), de.encode_passages(PASSAGES), atol=1e-6, rtol=0)
+
+
+def test_the_gate_learns_from_zero(tiny_backbone):
+    _, model = _pair(tiny_backbone, interactor_gate=True)
+    queries, passages = ["capital of france", "dense retrieval"], [
+        "paris is the capital of france", "the cat sat", "dense retrieval uses one vector", "old red book"]
+    inputs = dict(query_inputs=model.tokenize(queries, 16), passage_inputs=model.tokenize(passages, 32),
+                  reconstruction_labels=model.reconstruction_labels([queries[0], None, queries[1], None]))
+    model.train()
+    out = model(**inputs)
+    out.loss.backward()
+    assert float(model.interactor.gate.grad) != 0.0
+    # at g = 0 the contrastive loss cannot reach the interactor; the reconstruction loss still trains R
+    assert all(p.grad is None or float(p.grad.abs().max()) == 0.0 for p in model.interactor.layers.parameters())
+    assert any(p.grad is not None and float(p.grad.abs().max()) > 0 for p in model.reconstructor.parameters())
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    assert float(model.interactor.gate.detach()) != 0.0
+
+
+def test_de_layer_has_an_interactor_and_no_pseudo_query(tiny_backbone):
+    de, layer = _pair(tiny_backbone, variant="de-layer")
+    assert layer.reconstructor is None and layer.vocab_head is None and len(layer.interactor.layers) == 1
+    assert not any(k.startswith(("reconstructor.", "vocab_head.")) for k in layer.state_dict())
+    assert layer.config.reconstructs is False and layer.config.interaction is True
+    assert np.abs(layer.encode_passages(PASSAGES) - de.encode_passages(PASSAGES)).max() > 1e-2
+    np.testing.assert_array_equal(layer.encode_queries(QUERIES), de.encode_queries(QUERIES))
+    # the interactor sees [p ; H_p[1:]]: a passage vector depends on its own tokens, not on padding
+    one = layer.encode_passages(PASSAGES[:1])
+    np.testing.assert_allclose(layer.encode_passages(PASSAGES)[:1], one, atol=1e-6, rtol=0)
+
+
+def test_de_layer_training_batches_carry_no_reconstruction_targets(tiny_backbone):
+    _, layer = _pair(tiny_backbone, variant="de-layer")
+    example = TrainingExample("1", "capital of france", [Passage("p", "", "paris is the capital", None, "paris")],
+                              [Passage("n", "", "the cat sat")])
+    batch = Collator(layer, 16, 32)([TrainGroups([example], 2).group(0, 0)])
+    assert "reconstruction_labels" not in batch
+    out = layer(**batch, reconstruction_labels=layer.reconstruction_labels(["paris", None]))
+    assert float(out.reconstruction_loss) == 0.0

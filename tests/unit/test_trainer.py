@@ -1,0 +1,151 @@
+"""The training entry point: repeatability, multi-process equivalence, resume, outputs.
+
+All runs use a tiny random BERT (hidden 32, 2 layers, no dropout) and a synthetic
+Tevatron-shaped file, so each takes seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from helpers import TRAIN_ENV, base_args, log, max_diff, run, write_training_file
+
+
+@pytest.fixture
+def train_file(tmp_path):
+    return write_training_file(tmp_path / "train.jsonl")
+
+
+def test_output_is_a_loadable_i3_model_with_log_and_args(tiny_backbone, train_file, tmp_path):
+    from pyserini_i3.modeling.model import I3Model
+
+    out = tmp_path / "out"
+    run(base_args(tiny_backbone, train_file, out, "--max-steps", "3"))
+    model = I3Model.from_pretrained(out)
+    assert model.config.interaction and model.config.variant == "full"
+    assert model.encode_passages(["a passage"]).shape == (1, 32)
+    records = log(out)
+    assert [r["step"] for r in records] == [1, 2, 3]
+    for key in ("loss", "contrastive", "reconstruction", "distillation", "lr", "head_lr", "passages_per_s"):
+        assert key in records[0]
+    assert records[0]["reconstruction"] > 0  # positives have the query as target
+    assert records[0]["head_lr"] > records[0]["lr"]  # heads get their own (larger) rate
+    assert json.loads((out / "training_args.json").read_text())["max_steps"] == 3
+
+
+def test_de_variant_from_the_same_entry_point(tiny_backbone, train_file, tmp_path):
+    from pyserini_i3.modeling.storage import read_config_json
+
+    out = tmp_path / "de"
+    run(base_args(tiny_backbone, train_file, out, "--max-steps", "2", "--variant", "de"))
+    config = read_config_json(out)
+    assert config["interaction"] is False
+    assert not any(k.startswith(("reconstructor", "interactor")) for k in load_file(str(out / "model.safetensors")))
+    assert all(r["reconstruction"] == 0 for r in log(out))
+
+
+def test_same_seed_same_weights_other_seed_differs(tiny_backbone, train_file, tmp_path):
+    common = ["--max-steps", "3"]
+    run(base_args(tiny_backbone, train_file, tmp_path / "a", *common))
+    run(base_args(tiny_backbone, train_file, tmp_path / "b", *common))
+    run(base_args(tiny_backbone, train_file, tmp_path / "c", *common, "--seed", "7"))
+    assert max_diff(tmp_path / "a", tmp_path / "b") == 0.0
+    assert max_diff(tmp_path / "a", tmp_path / "c") > 1e-4
+
+
+def test_two_processes_equal_one_process_on_the_global_batch(tiny_backbone, train_file, tmp_path):
+    # SGD: Adam's first step is lr * sign(g), which turns round-off in gradients that are
+    # zero in theory (e.g. a bias shifting every passage vector) into lr-sized differences.
+    common = ["--max-steps", "3", "--optimizer", "sgd", "--learning-rate", "0.1", "--head-learning-rate", "0.1",
+              "--weight-decay", "0"]
+    run(base_args(tiny_backbone, train_file, tmp_path / "one", *common))
+    run(base_args(tiny_backbone, train_file, tmp_path / "two", *common), torchrun=2)
+    one, two = log(tmp_path / "one"), log(tmp_path / "two")
+    for a, b in zip(one, two, strict=True):
+        for key in ("loss", "contrastive", "reconstruction"):
+            assert abs(a[key] - b[key]) < 1e-5, (key, a, b)
+    assert max_diff(tmp_path / "one", tmp_path / "two") < 1e-5
+
+
+def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, tmp_path):
+    from pyserini_i3.modeling.model import I3Model
+
+    common = ["--max-steps", "6", "--save-steps", "2"]
+    run(base_args(tiny_backbone, train_file, tmp_path / "full", *common))
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "pyserini_i3", "train", *base_args(tiny_backbone, train_file, cut, *common)],
+                            env=TRAIN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (cut / "checkpoints" / "step-0000002" / "trainer_state.json").exists():
+        assert proc.poll() is None, "training ended before its first checkpoint"
+        assert time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (cut / "model.safetensors").exists()
+    run(base_args(tiny_backbone, train_file, cut, *common, "--resume", "true"))
+    I3Model.from_pretrained(cut)  # valid
+    assert max_diff(tmp_path / "full", cut) < 1e-6
+    assert [r["step"] for r in log(cut)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_layout_options_reach_the_model(tiny_backbone, train_file, tmp_path):
+    """--interactor-input / --reconstructor-attends-to override the variant's layout (full by default)."""
+    out = tmp_path / "compact"
+    run(base_args(tiny_backbone, train_file, out, "--max-steps", "1", "--interactor-input", "cls+pseudo-mean",
+                  "--reconstructor-attends-to", "cls"))
+    config = json.loads((out / "config.json").read_text())
+    assert (config["variant"], config["interactor_input"], config["reconstructor_attends_to"]) == \
+        ("full", "cls+pseudo-mean", "cls")
+    run(base_args(tiny_backbone, train_file, tmp_path / "default", "--max-steps", "1"))
+    config = json.loads((tmp_path / "default" / "config.json").read_text())
+    assert (config["interactor_input"], config["reconstructor_attends_to"]) == ("tokens+pseudo", "tokens")
+
+
+def test_ablation_options_reach_the_model(tiny_backbone, train_file, tmp_path):
+    """--variant de-layer (the capacity control) and --interactor-gate (the identity start)."""
+    run(base_args(tiny_backbone, train_file, tmp_path / "layer", "--max-steps", "1", "--variant", "de-layer"))
+    config = json.loads((tmp_path / "layer" / "config.json").read_text())
+    assert (config["variant"], config["interaction"], config["interactor_input"]) == ("de-layer", True, "tokens")
+    assert not any(k.startswith(("reconstructor.", "vocab_head."))
+                   for k in load_file(str(tmp_path / "layer" / "model.safetensors")))
+    assert log(tmp_path / "layer")[0]["reconstruction"] == 0.0
+    run(base_args(tiny_backbone, train_file, tmp_path / "gate", "--max-steps", "2", "--interactor-gate", "true"))
+    config = json.loads((tmp_path / "gate" / "config.json").read_text())
+    assert config["interactor_gate"] is True
+    gate = load_file(str(tmp_path / "gate" / "model.safetensors"))["interactor.gate"]
+    assert gate.shape == () and float(gate) != 0.0  # learned away from its zero start
+
+
+def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
+    data = write_training_file(tmp_path / "kd.jsonl", scores=True)
+    out = tmp_path / "kd"
+    run(base_args(tiny_backbone, data, out, "--max-steps", "1"))
+    assert log(out)[0]["distillation"] > 0
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--variant", "colbert"], "--variant must be"),
+    (["--batch-size", "64"], "larger than the 16 training examples"),
+    (["--batch-size", "4", "--gradient-accumulation-steps", "3"], "not divisible"),
+    (["--interactor-input", "pseudo"], "--interactor-input must be one of tokens+pseudo, cls+pseudo-mean, tokens"),
+    (["--reconstructor-attends-to", "pseudo"], "--reconstructor-attends-to must be tokens or cls"),
+])
+def test_bad_options_fail_with_one_line(tiny_backbone, train_file, tmp_path, extra, message):
+    proc = run(base_args(tiny_backbone, train_file, tmp_path / "x", *extra), check=False)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("train: ") and message in last
+    assert not (tmp_path / "x" / "model.safetensors").exists()
+
+
+def test_missing_training_file(tiny_backbone, tmp_path):
+    proc = run(base_args(tiny_backbone, tmp_path / "nope.jsonl", tmp_path / "x"), check=False)
+    assert proc.returncode == 1 and "nope.jsonl: no such file" in proc.stderr
