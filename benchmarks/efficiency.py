@@ -37,12 +37,14 @@ all-MiniLM-L6-v2 (offline copy):
 
 Writes runs/efficiency/results.json and results.md (with machine details and load
 averages).  ``--sample N`` encodes the first N passages only (a quick check, reported in
-the work folder; its nDCG is not SciFact's).  Usage: ``make bench-efficiency`` or ``python benchmarks/efficiency.py --help``.
+the work folder; its nDCG is not SciFact's).  Usage: ``make bench-efficiency`` or
+``python benchmarks/efficiency.py --help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -51,10 +53,12 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pyserini_i3.eval.commands import display_path
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,15 +137,15 @@ def matmul_flops(n: int = 4096, repeats: int = 1) -> float:
 
 # --------------------------------------------------------------------------- data
 def load_scifact(shared: Path, sample: int | None):
-    docs = [json.loads(line) for line in open(shared / "scifact" / "corpus.jsonl")]
+    docs = [json.loads(line) for line in (shared / "scifact" / "corpus.jsonl").read_text().splitlines()]
     if sample:
         docs = docs[:sample]
     queries = {}
-    for line in open(shared / "scifact" / "queries.jsonl"):
+    for line in (shared / "scifact" / "queries.jsonl").read_text().splitlines():
         q = json.loads(line)
         queries[q["_id"]] = q["text"]
     qrels: dict[str, dict[str, int]] = {}
-    for line in list(open(shared / "scifact" / "qrels" / "test.tsv"))[1:]:
+    for line in (shared / "scifact" / "qrels" / "test.tsv").read_text().splitlines()[1:]:
         q, d, r = line.split()
         qrels.setdefault(q, {})[d] = int(r)
     qids = sorted(qrels, key=int)
@@ -158,7 +162,7 @@ def ndcg10(qrels: dict, run: dict) -> float:
 
 def read_trec(path: Path) -> dict:
     run: dict[str, dict[str, float]] = {}
-    for line in open(path):
+    for line in path.read_text().splitlines():
         q, _, d, _, s, _ = line.split()
         run.setdefault(q, {})[d] = float(s)
     return run
@@ -343,17 +347,19 @@ def encode_everything(models: dict, docs: list[dict], args, capture: TokenCaptur
                 start = time.perf_counter()
                 out = model.encode_passages([texts[i] for i in chunk], titles=[titles[i] for i in chunk],
                                             batch_size=BATCH, max_length=args.max_length)
-                seconds[name][c] = time.perf_counter() - start - (capture.seconds.get(c, 0.0) if capture.active else 0.0)
+                copying = capture.seconds.get(c, 0.0) if capture.active else 0.0
+                seconds[name][c] = time.perf_counter() - start - copying
             capture.active = False
             model.config.fast_path = "off"
             vectors[name][chunk] = out
             sorted_lengths = sorted((lengths[i] for i in chunk), reverse=True)
-            batches[name][c] = [(len(sorted_lengths[b:b + BATCH]), sorted_lengths[b]) for b in range(0, len(chunk), BATCH)]
+            batches[name][c] = [(len(sorted_lengths[b:b + BATCH]), sorted_lengths[b])
+                                for b in range(0, len(chunk), BATCH)]
         if c % args.peak_every == args.peak_every - 1:
             peaks.append((c, matmul_flops(4096)))
         if c % 10 == 0 or c == len(chunks) - 1:
-            log(f"chunk {c + 1}/{len(chunks)}: " + ", ".join(f"{n} {seconds[n][c]:.1f}s" for n in seconds if c in seconds[n])
-                + f"; load {load_average()[0]}")
+            done = ", ".join(f"{n} {seconds[n][c]:.1f}s" for n in seconds if c in seconds[n])
+            log(f"chunk {c + 1}/{len(chunks)}: {done}; load {load_average()[0]}")
     return vectors, seconds, parts, batches, peaks, chunks
 
 
@@ -432,21 +438,23 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def write_report(r: dict, out: Path) -> None:
-    m, e, q, s, f, fp = r["machine"], r["encoding"], r["queries"], r["index_size"], r["flops"], r["fast_path"]
-    t = r["targets"]
+def report_head(r: dict) -> list[str]:
+    """results.md: title, machine, corpus and models, the targets table."""
+    m = r["machine"]
     lines = [
         "# Efficiency: I^3 against a dual encoder on one backbone",
         "",
         f"Produced by `{r['command']}` on {r['date']} in {r['wall_minutes']:.1f} min, every figure from this one run.",
         f"Machine: {m['cpu']['model']}, {m['cpu']['usable_cpus']} usable CPUs, {m['cpu'].get('memory_gib', '?')} GiB; "
-        f"torch {m['software']['torch']} ({m['software']['torch_threads']} threads, {m['software']['torch_cpu_capability']}), "
-        f"transformers {m['software']['transformers']}, pyserini {m['software']['pyserini']}, faiss {m['software']['faiss']}. "
+        f"torch {m['software']['torch']} ({m['software']['torch_threads']} threads, "
+        f"{m['software']['torch_cpu_capability']}), transformers {m['software']['transformers']}, "
+        f"pyserini {m['software']['pyserini']}, faiss {m['software']['faiss']}. "
         f"Load average (1/5/15 min) at start {m['load_start']}, at end {m['load_end']}: other jobs shared the cores, "
         "so absolute times are noisy; ratios come from the same chunks or queries, measured in turn.",
         "",
-        f"Corpus: {r['corpus']['passages']} SciFact passages (title [SEP] text, {r['corpus']['max_length']} tokens max, "
-        f"{r['corpus']['tokens']} tokens, {r['corpus']['mean_tokens']:.1f} per passage), {r['corpus']['queries']} test queries. "
+        f"Corpus: {r['corpus']['passages']} SciFact passages (title [SEP] text, {r['corpus']['max_length']} "
+        f"tokens max, {r['corpus']['tokens']} tokens, {r['corpus']['mean_tokens']:.1f} per passage), "
+        f"{r['corpus']['queries']} test queries. "
         f"Models: {r['models']['note']}",
         "",
         "## Targets",
@@ -454,9 +462,15 @@ def write_report(r: dict, out: Path) -> None:
         "| target | wanted | measured | |",
         "|---|---|---|---|",
     ]
-    for row in t:
+    for row in r["targets"]:
         lines.append(f"| {row['what']} | {row['wanted']} | {row['measured']} | {row['verdict']} |")
-    lines += ["", "## Passage encoding", "",
+    return lines
+
+
+def report_encoding(r: dict) -> list[str]:
+    """results.md: passage encoding (throughput, parts, paired ratios, int8 cosines, padding)."""
+    e, fp = r["encoding"], r["fast_path"]
+    lines = ["", "## Passage encoding", "",
               f"Chunks of {r['encoding']['chunk']} passages of the length-sorted corpus, batch {BATCH}; "
               "each configuration encodes each chunk in turn. Parts: forward hooks; other = tokenisation, padding, "
               "pooling, copies. The I^3 `exact` pass also copied the token states out for the token-level index; "
@@ -464,13 +478,15 @@ def write_report(r: dict, out: Path) -> None:
               "DE int8 encode every chunk, I^3 int8 every 2nd, I^3 `off` every 4th. The fast path's allocator "
               "setting (`I3Model.fast_path`) is process-wide: from the warm-up on it serves every configuration of "
               "this run, `off` included.", "",
-              "| configuration | chunks | passages | seconds | passages/s | encoder | reconstructor | interactor | other |",
+              "| configuration | chunks | passages | seconds | passages/s | encoder | reconstructor | interactor "
+              "| other |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name, row in e["configs"].items():
         p = row["parts_s"]
         other = row["seconds"] - sum(p.values())
-        lines.append(f"| {name} | {row['chunks']} | {row['passages']} | {row['seconds']:.1f} | {row['passages_per_s']:.1f} | "
-                     f"{p.get('encoder', 0):.1f} | {p.get('reconstructor', 0):.1f} | {p.get('interactor', 0):.1f} | {other:.1f} |")
+        lines.append(f"| {name} | {row['chunks']} | {row['passages']} | {row['seconds']:.1f} | "
+                     f"{row['passages_per_s']:.1f} | {p.get('encoder', 0):.1f} | {p.get('reconstructor', 0):.1f} | "
+                     f"{p.get('interactor', 0):.1f} | {other:.1f} |")
     lines += ["", "Time ratios over the chunks both configurations encoded (ratio of the sums; median of the "
               "per-chunk ratios, which a burst from another job cannot move much):", "",
               "| ratio | sums | median of chunks | chunks |", "|---|---|---|---|"]
@@ -478,11 +494,18 @@ def write_report(r: dict, out: Path) -> None:
         lines.append(f"| {k} | {v['ratio']:.3f} | {v['median_chunk_ratio']:.3f} | {v['chunks']} |")
     lines += ["", f"I^3 `exact` against `off` vectors (the chunks both encoded): max |difference| "
               f"{e['exact_vs_off_max_abs']:.2e}; int8 against float32, cosine: DE min {fp['cosine_de']['min']:.4f} "
-              f"mean {fp['cosine_de']['mean']:.5f}, I^3 min {fp['cosine_i3']['min']:.4f} mean {fp['cosine_i3']['mean']:.5f}.",
+              f"mean {fp['cosine_de']['mean']:.5f}, I^3 min {fp['cosine_i3']['min']:.4f} "
+              f"mean {fp['cosine_i3']['mean']:.5f}.",
               f"Padding: {e['padding_waste_global_sort'] * 100:.2f}% extra tokens with the corpus length-sorted "
               f"(as here); {e['padding_waste_pyserini_order'] * 100:.2f}% when Pyserini hands over batches of {BATCH} "
               "in corpus order (`python -m pyserini.encode`), each sorted inside.", ""]
-    lines += ["## FLOPs", "",
+    return lines
+
+
+def report_flops_and_index(r: dict) -> list[str]:
+    """results.md: FLOPs against the sampled peak, index sizes."""
+    f, s = r["flops"], r["index_size"]
+    lines = ["## FLOPs", "",
               "FLOPs: `torch.utils.flop_counter.FlopCounterMode` over one passage of each padded length that occurs, "
               "times the batches (padding included: what ran). Peak: a float32 4096^2 matmul with the same threads, "
               f"sampled every {f['peak_every']} chunks ({f['peak_samples']} samples, median "
@@ -501,14 +524,22 @@ def write_report(r: dict, out: Path) -> None:
     lines += ["", "## Index size", "", "| index | bytes | bytes/passage | vs DE |", "|---|---|---|---|"]
     for name, row in s.items():
         lines.append(f"| {name} | {row['bytes']:,} | {row['bytes_per_passage']:,.0f} | {row['vs_de']:.1f}x |")
-    lines += ["", "## Query latency (in process, per query, k = 1000)", "",
-              "| system | encode median ms | encode p95 ms | search median ms | search p95 ms |", "|---|---|---|---|---|"]
+    return lines
+
+
+def report_queries(r: dict) -> list[str]:
+    """results.md: query latency, MaxSim, the command-line runs, the fast path's nDCG@10, threads."""
+    q, fp = r["queries"], r["fast_path"]
+    lines = ["", "## Query latency (in process, per query, k = 1000)", "",
+              "| system | encode median ms | encode p95 ms | search median ms | search p95 ms |",
+              "|---|---|---|---|---|"]
     for name, row in q["in_process"].items():
         lines.append(f"| {name} | {row['encode']['median_ms']:.2f} | {row['encode']['p95_ms']:.2f} | "
                      f"{row['search']['median_ms']:.2f} | {row['search']['p95_ms']:.2f} |")
     ms = q["maxsim"]
+    vs_de = ms["median_ms"] / q["in_process"]["DE fp32"]["search"]["median_ms"]
     lines += ["", f"Token-level index, exact MaxSim ({ms['n']} queries, encode + score + top 1000): median "
-              f"{ms['median_ms']:.1f} ms, p95 {ms['p95_ms']:.1f} ms ({ms['median_ms'] / q['in_process']['DE fp32']['search']['median_ms']:.0f}x DE's search median).", ""]
+              f"{ms['median_ms']:.1f} ms, p95 {ms['p95_ms']:.1f} ms ({vs_de:.0f}x DE's search median).", ""]
     if q.get("cli"):
         lines += ["`python -m pyserini.search.faiss` (whole command, start-up included, all queries, k = 1000):", "",
                   "| system | wall s | nDCG@10 |", "|---|---|---|"]
@@ -519,12 +550,91 @@ def write_report(r: dict, out: Path) -> None:
     for k, v in fp["ndcg10"].items():
         lines.append(f"- nDCG@10 {k}: {v:.4f}")
     lines += ["", "## Threads", "", r["threads"]["note"], ""]
+    return lines
+
+
+def write_report(r: dict, out: Path) -> None:
+    lines = report_head(r) + report_encoding(r) + report_flops_and_index(r) + report_queries(r)
     (out / "results.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps(r, indent=2) + "\n")
 
 
-# --------------------------------------------------------------------------- main
-def main(argv=None) -> int:
+# --------------------------------------------------------------------------- context
+def append_log(log_file: Path, message: str) -> None:
+    line = f"[{time.strftime('%H:%M:%S')}] {message}"
+    print(line, flush=True)
+    with open(log_file, "a") as f:
+        f.write(line + "\n")
+
+
+@dataclass
+class Context:
+    """What every phase shares: arguments, folders, machine, data, models and the thread checks."""
+
+    args: argparse.Namespace
+    wall: float  # time.time() at the start
+    work: Path
+    out: Path
+    log_file: Path
+    machine: dict
+    peak_start: float
+    docs: list[dict]
+    queries: list[tuple[str, str]]
+    qrels: dict[str, dict[str, int]]
+    dirs: dict[str, Path]
+    models: dict  # "i3", "de": I3Model
+    joined: list[str]  # title [SEP] text
+    lengths: list[int]  # tokens per passage
+    sample_batch: list[int]  # the thread check's batch
+    default_threads: int
+    threads: dict = field(default_factory=dict)
+
+    @property
+    def i3(self):
+        return self.models["i3"]
+
+    @property
+    def de(self):
+        return self.models["de"]
+
+    def log(self, message: str) -> None:
+        append_log(self.log_file, message)
+
+    def thread_check(self) -> dict:
+        """One batch of DE with the default threads and with 1, in turn, best of 2."""
+        import torch
+
+        batch = self.sample_batch
+        times = {self.default_threads: [], 1: []}
+        for _ in range(2):
+            for n in times:
+                torch.set_num_threads(n)
+                begin = time.perf_counter()
+                self.de.encode_passages([self.docs[i]["text"] for i in batch],
+                                        titles=[self.docs[i]["title"] for i in batch], batch_size=BATCH,
+                                        max_length=self.args.max_length)
+                times[n].append(time.perf_counter() - begin)
+        torch.set_num_threads(self.default_threads)
+        return {"load": load_average()[0], "seconds_per_batch": {str(n): min(v) for n, v in times.items()}}
+
+
+@dataclass
+class Encoding:
+    """The side-by-side encoding: vectors and timings per configuration, and the figures drawn from them."""
+
+    vectors: dict[str, np.ndarray]  # configuration: [passages, dim]
+    seconds: dict[str, dict[int, float]]  # configuration: chunk: seconds
+    parts: dict[str, dict[str, float]]  # configuration: part: seconds
+    batches: dict[str, dict[int, list[tuple[int, int]]]]  # configuration: chunk: (size, length)
+    peaks: list[tuple[int, float]]  # (chunk, FLOP/s) of the matmul samples
+    chunks: list[list[int]]
+    capture: TokenCapture
+    peak_end: float
+    summary: dict = field(default_factory=dict)  # results.json's "encoding"
+
+
+# --------------------------------------------------------------------------- phases
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-efficiency")
@@ -537,19 +647,21 @@ def main(argv=None) -> int:
     parser.add_argument("--maxsim-queries", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--skip-cli", action="store_true", help="no pyserini.search.faiss runs (no nDCG)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    if not (args.shared / "scifact" / "corpus.jsonl").is_file():
-        print(f"bench-efficiency: skipped: {args.shared}/scifact not found (the shared data is not beside this checkout)")
-        return 0
+
+def setup(args: argparse.Namespace) -> Context:
+    """Folders and log, machine details and the first peak sample, data, models, passage lengths, thread check."""
     wall = time.time()
     load_start = load_average()
     import torch
 
     from pyserini_i3.modeling.fast_path import FAST_PATH_ENV
     from pyserini_i3.modeling.model import I3Model
-    from pyserini_i3.plugin.encoders import I3QueryEncoder
 
+    # the query encoder's module registers "i3" with pyserini.encode on import: done here, before any measurement,
+    # as the script always has (measure_queries imports the class itself)
+    importlib.import_module("pyserini_i3.plugin.encoders")
     os.environ.pop(FAST_PATH_ENV, None)
     work, out = args.work, args.out
     if args.sample:  # a quick check: its report stays in the work folder
@@ -559,14 +671,9 @@ def main(argv=None) -> int:
     log_file = work / "bench.log"
     log_file.write_text("")
 
-    def log(message: str) -> None:
-        line = f"[{time.strftime('%H:%M:%S')}] {message}"
-        print(line, flush=True)
-        with open(log_file, "a") as f:
-            f.write(line + "\n")
-
     machine = {"cpu": cpu_details(), "software": software(), "load_start": load_start}
-    log(f"{machine['cpu']['model']}, torch threads {machine['software']['torch_threads']}, load {load_start}")
+    append_log(log_file, f"{machine['cpu']['model']}, torch threads {machine['software']['torch_threads']}, "
+                         f"load {load_start}")
     peak_start = matmul_flops(4096, repeats=3)
 
     docs, queries, qrels = load_scifact(args.shared, args.sample)
@@ -574,116 +681,131 @@ def main(argv=None) -> int:
         queries = queries[:min(len(queries), args.sample)]
     dirs = build_models(work)
     models = {"i3": I3Model.from_pretrained(dirs["i3"]), "de": I3Model.from_pretrained(dirs["de"])}
-    i3, de = models["i3"], models["de"]
-    tok = i3.tokenizer
+    i3 = models["i3"]
     joined = [i3.join_title(d["text"], d["title"]) for d in docs]
-    lengths = [len(ids) for ids in tok(joined, truncation=True, max_length=args.max_length)["input_ids"]]
-    log(f"{len(docs)} passages, {sum(lengths)} tokens; {len(queries)} queries")
+    lengths = [len(ids) for ids in i3.tokenizer(joined, truncation=True, max_length=args.max_length)["input_ids"]]
+    append_log(log_file, f"{len(docs)} passages, {sum(lengths)} tokens; {len(queries)} queries")
 
     sample_batch = sorted(range(len(docs)), key=lambda i: -lengths[i])[len(docs) // 4:len(docs) // 4 + BATCH]
-    default_threads = torch.get_num_threads()
+    ctx = Context(args=args, wall=wall, work=work, out=out, log_file=log_file, machine=machine,
+                  peak_start=peak_start, docs=docs, queries=queries, qrels=qrels, dirs=dirs, models=models,
+                  joined=joined, lengths=lengths, sample_batch=sample_batch,
+                  default_threads=torch.get_num_threads())
+    ctx.threads = {"default": ctx.default_threads, "start": ctx.thread_check()}
+    return ctx
 
-    def thread_check() -> dict:
-        """One batch of DE with the default threads and with 1, in turn, best of 2."""
-        times = {default_threads: [], 1: []}
-        for _ in range(2):
-            for n in times:
-                torch.set_num_threads(n)
-                begin = time.perf_counter()
-                de.encode_passages([docs[i]["text"] for i in sample_batch],
-                                   titles=[docs[i]["title"] for i in sample_batch], batch_size=BATCH,
-                                   max_length=args.max_length)
-                times[n].append(time.perf_counter() - begin)
-        torch.set_num_threads(default_threads)
-        return {"load": load_average()[0], "seconds_per_batch": {str(n): min(v) for n, v in times.items()}}
 
-    threads = {"default": default_threads, "start": thread_check()}
-
-    # warm-up every configuration (builds the int8 copies), then the hooks
-    for model in (i3, de):
+def warm_up(ctx: Context) -> None:
+    """Every configuration once (this builds the int8 copies)."""
+    for model in (ctx.i3, ctx.de):
         for mode in ("off", "exact", "int8"):
             model.config.fast_path = mode
-            model.encode_passages(joined[:2], max_length=args.max_length)
-            model.encode_queries([queries[0][1]])
+            model.encode_passages(ctx.joined[:2], max_length=ctx.args.max_length)
+            model.encode_queries([ctx.queries[0][1]])
         model.config.fast_path = "off"
+
+
+def instrument(ctx: Context):
+    """Part timers on both paths of both models, and the token capture on the I^3 passage encoder."""
+    i3 = ctx.i3
     timer = PartTimer()
-    for model in (i3, de):
+    for model in (i3, ctx.de):
         timer.module(model.passage_encoder, "encoder")
         timer.module(model.fast.int8_copies()["passage_encoder"], "encoder")
     timer.module(i3.reconstructor, "reconstructor")
     timer.module(i3.interactor, "interactor")
     timer.method(i3.fast, "reconstruct", "reconstructor")
     timer.method(i3.fast, "interact", "interactor")
-    capture = TokenCapture(lengths, i3.dim)
-    capture_handle = i3.passage_encoder.register_forward_hook(capture.hook, with_kwargs=True)
+    capture = TokenCapture(ctx.lengths, i3.dim)
+    handle = i3.passage_encoder.register_forward_hook(capture.hook, with_kwargs=True)
+    return timer, capture, handle
 
-    log("encoding")
-    vectors, seconds, parts, batches, peaks, chunks = encode_everything(models, docs, args, capture, timer, log)
-    capture_handle.remove()
-    peak_end = matmul_flops(4096, repeats=3)
 
-    # ---- encoding figures
-    def paired(a: str, b: str) -> dict:
-        """Time of a / time of b over the chunks both encoded: ratio of the sums, and the median of
-        the per-chunk ratios (robust to a burst of other jobs hitting one configuration)."""
-        both = sorted(set(seconds[a]) & set(seconds[b]))
-        return {"ratio": sum(seconds[a][c] for c in both) / sum(seconds[b][c] for c in both),
-                "median_chunk_ratio": statistics.median(seconds[a][c] / seconds[b][c] for c in both),
-                "chunks": len(both)}
+def measure_encoding(ctx: Context) -> Encoding:
+    warm_up(ctx)
+    timer, capture, handle = instrument(ctx)
+    ctx.log("encoding")
+    vectors, seconds, parts, batches, peaks, chunks = encode_everything(
+        ctx.models, ctx.docs, ctx.args, capture, timer, ctx.log)
+    handle.remove()
+    encoding = Encoding(vectors=vectors, seconds=seconds, parts=parts, batches=batches, peaks=peaks, chunks=chunks,
+                        capture=capture, peak_end=matmul_flops(4096, repeats=3))
+    encoding.summary = encoding_summary(ctx, encoding)
+    ratios = encoding.summary["ratios"]
+    ctx.log("encoding ratios: " + "; ".join(
+        f"{k} {v['ratio']:.3f} ({v['median_chunk_ratio']:.3f})" for k, v in ratios.items()))
+    return encoding
 
+
+def paired(seconds: dict[str, dict[int, float]], a: str, b: str) -> dict:
+    """Time of a / time of b over the chunks both encoded: ratio of the sums, and the median of
+    the per-chunk ratios (robust to a burst of other jobs hitting one configuration)."""
+    both = sorted(set(seconds[a]) & set(seconds[b]))
+    return {"ratio": sum(seconds[a][c] for c in both) / sum(seconds[b][c] for c in both),
+            "median_chunk_ratio": statistics.median(seconds[a][c] / seconds[b][c] for c in both),
+            "chunks": len(both)}
+
+
+def cosine_stats(a: np.ndarray, b: np.ndarray) -> dict:
+    c = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return {"min": float(c.min()), "mean": float(c.mean()), "below_0.99": int((c < 0.99).sum()), "n": len(c)}
+
+
+def encoding_summary(ctx: Context, encoding: Encoding) -> dict:
+    """Throughput per configuration, the paired time ratios, `exact` against `off`, padding."""
+    seconds, chunks, vectors = encoding.seconds, encoding.chunks, encoding.vectors
     configs = {}
     for name in seconds:
         done_chunks = sorted(seconds[name])
         passages = sum(len(chunks[c]) for c in done_chunks)
         total_s = sum(seconds[name].values())
         configs[name] = {"chunks": len(done_chunks), "passages": passages, "seconds": total_s,
-                         "passages_per_s": passages / total_s, "parts_s": parts[name]}
+                         "passages_per_s": passages / total_s, "parts_s": encoding.parts[name]}
     ratios = {
-        "I3 fp32 exact / DE fp32": paired("I3 fp32 exact", "DE fp32"),
-        "I3 fp32 off / DE fp32": paired("I3 fp32 off", "DE fp32"),
-        "I3 int8 / DE int8": paired("I3 int8", "DE int8"),
-        "I3 fp32 off / I3 fp32 exact": paired("I3 fp32 off", "I3 fp32 exact"),
-        "int8 speed-up, DE: DE fp32 / DE int8": paired("DE fp32", "DE int8"),
-        "int8 speed-up, I^3: I3 fp32 exact / I3 int8": paired("I3 fp32 exact", "I3 int8"),
-        "int8 speed-up, I^3 against the reference path: I3 fp32 off / I3 int8": paired("I3 fp32 off", "I3 int8"),
+        "I3 fp32 exact / DE fp32": paired(seconds, "I3 fp32 exact", "DE fp32"),
+        "I3 fp32 off / DE fp32": paired(seconds, "I3 fp32 off", "DE fp32"),
+        "I3 int8 / DE int8": paired(seconds, "I3 int8", "DE int8"),
+        "I3 fp32 off / I3 fp32 exact": paired(seconds, "I3 fp32 off", "I3 fp32 exact"),
+        "int8 speed-up, DE: DE fp32 / DE int8": paired(seconds, "DE fp32", "DE int8"),
+        "int8 speed-up, I^3: I3 fp32 exact / I3 int8": paired(seconds, "I3 fp32 exact", "I3 int8"),
+        "int8 speed-up, I^3 against the reference path: I3 fp32 off / I3 int8":
+            paired(seconds, "I3 fp32 off", "I3 int8"),
     }
     rows_off = sorted(i for c in seconds["I3 fp32 off"] for i in chunks[c])
-    rows_int8 = sorted(i for c in seconds["I3 int8"] for i in chunks[c])
     exact_vs_off = float(np.abs(vectors["I3 fp32 exact"][rows_off] - vectors["I3 fp32 off"][rows_off]).max())
+    lengths_arr = np.asarray(ctx.lengths)
+    return {"chunk": ctx.args.chunk, "configs": configs, "ratios": ratios, "exact_vs_off_max_abs": exact_vs_off,
+            "token_capture_s": sum(encoding.capture.seconds.values()),
+            "padding_waste_global_sort": padding_waste(lengths_arr, BATCH, True),
+            "padding_waste_pyserini_order": padding_waste(lengths_arr, BATCH, False)}
 
-    def cos_stats(a, b):
-        c = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        return {"min": float(c.min()), "mean": float(c.mean()), "below_0.99": int((c < 0.99).sum()), "n": len(c)}
 
-    lengths_arr = np.asarray(lengths)
-    encoding = {"chunk": args.chunk, "configs": configs, "ratios": ratios, "exact_vs_off_max_abs": exact_vs_off,
-                "token_capture_s": sum(capture.seconds.values()),
-                "padding_waste_global_sort": padding_waste(lengths_arr, BATCH, True),
-                "padding_waste_pyserini_order": padding_waste(lengths_arr, BATCH, False)}
-    log("encoding ratios: " + "; ".join(f"{k} {v['ratio']:.3f} ({v['median_chunk_ratio']:.3f})" for k, v in ratios.items()))
-
-    # ---- FLOPs
+def measure_flops(ctx: Context, encoding: Encoding) -> dict:
+    """FLOPs executed per fp32 configuration and their fraction of the sampled matmul peak."""
     register_cpu_attention_flops()
     flop_cache: dict[tuple, int] = {}
+    peaks, peak_every = encoding.peaks, ctx.args.peak_every
+    ends = [ctx.peak_start, encoding.peak_end]
     samples = [f for _, f in peaks]
-    flops = {"peak_start": peak_start, "peak_end": peak_end, "peak_samples": len(peaks),
-             "peak_median": statistics.median(samples + [peak_start, peak_end]),
-             "peak_best": max(samples + [peak_start, peak_end]), "peak_every": args.peak_every, "configs": {}}
+    flops = {"peak_start": ctx.peak_start, "peak_end": encoding.peak_end, "peak_samples": len(peaks),
+             "peak_median": statistics.median(samples + ends), "peak_best": max(samples + ends),
+             "peak_every": peak_every, "configs": {}}
     for name, key, mode in (("DE fp32", "de", "exact"), ("I3 fp32 exact", "i3", "exact"), ("I3 fp32 off", "i3", "off")):
         per_chunk = {}
-        for c, chunk_batches in batches[name].items():
+        for c, chunk_batches in encoding.batches[name].items():
             per_chunk[c] = 0
             for size, length in chunk_batches:
                 if (key, mode, length) not in flop_cache:
-                    flop_cache[(key, mode, length)] = flops_per_passage(models[key], mode, length)
+                    flop_cache[(key, mode, length)] = flops_per_passage(ctx.models[key], mode, length)
                 per_chunk[c] += size * flop_cache[(key, mode, length)]
         executed = sum(per_chunk.values())
         windows = []  # each peak sample against the chunks encoded just before it, under the same load
         for c, peak in peaks:
-            window = [w for w in range(c - args.peak_every + 1, c + 1) if w in per_chunk]
+            window = [w for w in range(c - peak_every + 1, c + 1) if w in per_chunk]
             if window:
-                windows.append(sum(per_chunk[w] for w in window) / sum(seconds[name][w] for w in window) / peak)
-        row = configs[name]
+                window_s = sum(encoding.seconds[name][w] for w in window)
+                windows.append(sum(per_chunk[w] for w in window) / window_s / peak)
+        row = encoding.summary["configs"][name]
         model_time = sum(row["parts_s"].values())
         flops["configs"][name] = {
             "flops": executed, "flops_per_passage": executed / row["passages"],
@@ -692,13 +814,17 @@ def main(argv=None) -> int:
             "fraction_of_median_peak": executed / row["seconds"] / flops["peak_median"],
             "fraction_of_best_peak": executed / row["seconds"] / flops["peak_best"],
         }
-    log("FLOP/s fraction of peak (paired): " + ", ".join(
+    ctx.log("FLOP/s fraction of peak (paired): " + ", ".join(
         f"{n} {v['fraction_paired']:.2f}" for n, v in flops["configs"].items()))
+    return flops
 
-    # ---- indexes
-    docids = [d["_id"] for d in docs]
-    idx = {name: write_faiss(vectors[src], docids, work / "indexes" / name)
+
+def build_indexes(ctx: Context, encoding: Encoding) -> tuple[dict[str, Path], dict]:
+    """FAISS flat indexes of DE fp32, I^3 fp32 and DE int8 vectors, and every index's size."""
+    docids = [d["_id"] for d in ctx.docs]
+    idx = {name: write_faiss(encoding.vectors[src], docids, ctx.work / "indexes" / name)
            for name, src in (("de-fp32", "DE fp32"), ("i3-fp32", "I3 fp32 exact"), ("de-int8", "DE int8"))}
+    capture = encoding.capture
     de_bytes = (idx["de-fp32"] / "index").stat().st_size
     token_bytes = capture.vectors.nbytes + capture.offsets.nbytes
     index_size = {
@@ -709,80 +835,119 @@ def main(argv=None) -> int:
             "bytes": int(capture.vectors.shape[0]) * 128 * 4 + capture.offsets.nbytes},
     }
     for row in index_size.values():
-        row["bytes_per_passage"] = row["bytes"] / len(docs)
+        row["bytes_per_passage"] = row["bytes"] / len(ctx.docs)
         row["vs_de"] = row["bytes"] / de_bytes
+    return idx, index_size
 
-    # ---- queries
+
+def measure_queries(ctx: Context, encoding: Encoding, idx: dict[str, Path]) -> tuple[dict, dict]:
+    """In-process query latency of every system and exact MaxSim on the token-level index; nDCG@10 of the runs."""
     from pyserini.search.faiss import FaissSearcher
 
+    from pyserini_i3.plugin.encoders import I3QueryEncoder
+
+    capture, dirs = encoding.capture, ctx.dirs
     capture.vectors /= np.linalg.norm(capture.vectors, axis=1, keepdims=True)
-    log("query latency")
+    ctx.log("query latency")
     systems = {
         "DE fp32": FaissSearcher(str(idx["de-fp32"]), I3QueryEncoder(str(dirs["de"]))),
         "I3 fp32": FaissSearcher(str(idx["i3-fp32"]), I3QueryEncoder(str(dirs["i3"]))),
         "DE int8": FaissSearcher(str(idx["de-int8"]), I3QueryEncoder(str(dirs["de-int8"]))),
         "I3 int8 (query side; fp32 index)": FaissSearcher(str(idx["i3-fp32"]), I3QueryEncoder(str(dirs["i3-int8"]))),
     }
-    encode_s, search_s, runs = search_latency(systems, queries, args.warmup)
+    encode_s, search_s, runs = search_latency(systems, ctx.queries, ctx.args.warmup)
     in_process = {n: {"encode": latency_summary(encode_s[n]), "search": latency_summary(search_s[n])} for n in systems}
+    i3_row, de_row, int8_row = in_process["I3 fp32"], in_process["DE fp32"], in_process["DE int8"]
     query_ratios = {
-        "encode median I3/DE": in_process["I3 fp32"]["encode"]["median_ms"] / in_process["DE fp32"]["encode"]["median_ms"],
-        "search median I3/DE": in_process["I3 fp32"]["search"]["median_ms"] / in_process["DE fp32"]["search"]["median_ms"],
-        "search p95 I3/DE": in_process["I3 fp32"]["search"]["p95_ms"] / in_process["DE fp32"]["search"]["p95_ms"],
-        "encode median DE fp32/int8": in_process["DE fp32"]["encode"]["median_ms"] / in_process["DE int8"]["encode"]["median_ms"],
+        "encode median I3/DE": i3_row["encode"]["median_ms"] / de_row["encode"]["median_ms"],
+        "search median I3/DE": i3_row["search"]["median_ms"] / de_row["search"]["median_ms"],
+        "search p95 I3/DE": i3_row["search"]["p95_ms"] / de_row["search"]["p95_ms"],
+        "encode median DE fp32/int8": de_row["encode"]["median_ms"] / int8_row["encode"]["median_ms"],
     }
-    sample_queries = [text for _, text in queries[:args.maxsim_queries]]
-    maxsim_s = maxsim_latency(i3, capture, sample_queries)
-    maxsim = latency_summary(maxsim_s)
-    log(f"query ratios: {query_ratios}; MaxSim median {maxsim['median_ms']:.1f} ms")
-    ndcg = {f"{n} (in process)": ndcg10(qrels, runs[n]) for n in ("DE fp32", "DE int8", "I3 fp32")}
+    sample_queries = [text for _, text in ctx.queries[:ctx.args.maxsim_queries]]
+    maxsim = latency_summary(maxsim_latency(ctx.i3, capture, sample_queries))
+    ctx.log(f"query ratios: {query_ratios}; MaxSim median {maxsim['median_ms']:.1f} ms")
+    ndcg = {f"{n} (in process)": ndcg10(ctx.qrels, runs[n]) for n in ("DE fp32", "DE int8", "I3 fp32")}
+    return {"in_process": in_process, "ratios": query_ratios, "maxsim": maxsim}, ndcg
+
+
+def measure_cli(ctx: Context, idx: dict[str, Path], ndcg: dict) -> dict:
+    """``python -m pyserini.search.faiss`` once per system (unless --skip-cli); adds their nDCG@10 to ``ndcg``."""
+    from pyserini_i3.modeling.fast_path import FAST_PATH_ENV
 
     cli = {}
-    if not args.skip_cli:
-        topics = work / "topics.tsv"
-        topics.write_text("".join(f"{q}\t{t}\n" for q, t in queries))
-        log("pyserini.search.faiss command lines")
-        for name, index, encoder, env in (
-                ("DE fp32", idx["de-fp32"], dirs["de"], {}),
-                ("I3 fp32", idx["i3-fp32"], dirs["i3"], {}),
-                ("DE int8 ($PYSERINI_I3_FAST_PATH=int8)", idx["de-int8"], dirs["de"], {FAST_PATH_ENV: "int8"})):
-            run_file = work / "runs" / (name.split(" (")[0].replace(" ", "-") + ".trec")
-            run_file.parent.mkdir(exist_ok=True)
-            wall_s = cli_search(index, encoder, topics, run_file, env, log_file)
-            cli[name] = {"wall_s": wall_s, "ndcg10": ndcg10(qrels, read_trec(run_file))}
-        ndcg.update({f"{n} (pyserini.search.faiss)": v["ndcg10"] for n, v in cli.items()})
+    if ctx.args.skip_cli:
+        return cli
+    topics = ctx.work / "topics.tsv"
+    topics.write_text("".join(f"{q}\t{t}\n" for q, t in ctx.queries))
+    ctx.log("pyserini.search.faiss command lines")
+    for name, index, encoder, env in (
+            ("DE fp32", idx["de-fp32"], ctx.dirs["de"], {}),
+            ("I3 fp32", idx["i3-fp32"], ctx.dirs["i3"], {}),
+            ("DE int8 ($PYSERINI_I3_FAST_PATH=int8)", idx["de-int8"], ctx.dirs["de"], {FAST_PATH_ENV: "int8"})):
+        run_file = ctx.work / "runs" / (name.split(" (")[0].replace(" ", "-") + ".trec")
+        run_file.parent.mkdir(exist_ok=True)
+        wall_s = cli_search(index, encoder, topics, run_file, env, ctx.log_file)
+        cli[name] = {"wall_s": wall_s, "ndcg10": ndcg10(ctx.qrels, read_trec(run_file))}
+    ndcg.update({f"{n} (pyserini.search.faiss)": v["ndcg10"] for n, v in cli.items()})
+    return cli
 
-    de_fp32_ndcg = cli["DE fp32"]["ndcg10"] if cli else ndcg["DE fp32 (in process)"]
-    de_int8_ndcg = cli["DE int8 ($PYSERINI_I3_FAST_PATH=int8)"]["ndcg10"] if cli else ndcg["DE int8 (in process)"]
-    fast_path = {
+
+def de_ndcg10(ndcg: dict, cli: dict) -> tuple[float, float]:
+    """DE fp32's and DE int8's nDCG@10: of the command-line runs where there are some, else in process."""
+    fp32 = cli["DE fp32"]["ndcg10"] if cli else ndcg["DE fp32 (in process)"]
+    int8 = cli["DE int8 ($PYSERINI_I3_FAST_PATH=int8)"]["ndcg10"] if cli else ndcg["DE int8 (in process)"]
+    return fp32, int8
+
+
+def measure_fast_path(ctx: Context, encoding: Encoding, ndcg: dict, cli: dict) -> dict:
+    """int8 against float32: vector cosines (DE, I^3) and nDCG@10 (DE)."""
+    vectors = encoding.vectors
+    rows_int8 = sorted(i for c in encoding.seconds["I3 int8"] for i in encoding.chunks[c])
+    de_fp32_ndcg, de_int8_ndcg = de_ndcg10(ndcg, cli)
+    return {
         "note": ("int8 = `fast_path: int8` in config.json or `$PYSERINI_I3_FAST_PATH=int8`: torch dynamic int8 "
                  "quantisation of the encoders' Linear layers (per-channel weights, 8-bit activations on this VNNI "
                  "CPU), the I^3 heads restated exactly in float32. nDCG@10 on SciFact test with the zero-shot "
                  "MiniLM dual encoder (DE), index and queries both int8, since `--encoder i3` is still untrained."),
-        "cosine_de": cos_stats(vectors["DE int8"], vectors["DE fp32"]),
-        "cosine_i3": cos_stats(vectors["I3 int8"][rows_int8], vectors["I3 fp32 exact"][rows_int8]),
+        "cosine_de": cosine_stats(vectors["DE int8"], vectors["DE fp32"]),
+        "cosine_i3": cosine_stats(vectors["I3 int8"][rows_int8], vectors["I3 fp32 exact"][rows_int8]),
         "ndcg10": ndcg, "ndcg10_delta_de": de_int8_ndcg - de_fp32_ndcg,
     }
 
-    threads["end"] = thread_check()
 
-    def thread_line(check: dict) -> str:
-        t = check["seconds_per_batch"]
-        return (f"{t[str(default_threads)]:.2f} s with {default_threads} threads and {t['1']:.2f} s with 1 at load "
-                f"{check['load']} ({t['1'] / t[str(default_threads)]:.2f}x from the second core)")
+def thread_line(check: dict, default_threads: int) -> str:
+    t = check["seconds_per_batch"]
+    return (f"{t[str(default_threads)]:.2f} s with {default_threads} threads and {t['1']:.2f} s with 1 at load "
+            f"{check['load']} ({t['1'] / t[str(default_threads)]:.2f}x from the second core)")
 
-    threads["note"] = (f"torch uses {default_threads} threads by default here ({machine['cpu']['usable_cpus']} usable "
+
+def finish_threads(ctx: Context) -> None:
+    """The second thread check, its note, and the closing load average."""
+    threads, n = ctx.threads, ctx.default_threads
+    threads["end"] = ctx.thread_check()
+    threads["note"] = (f"torch uses {n} threads by default here ({ctx.machine['cpu']['usable_cpus']} usable "
                        "CPUs): setting that number explicitly is what torch already does, so the model leaves it "
                        "alone, as it leaves Pyserini's --threads (FAISS). One batch of "
-                       f"{BATCH} passages (DE, best of 2, in turn) took {thread_line(threads['start'])} at the start, "
-                       f"{thread_line(threads['end'])} at the end. When another job holds a core, the second "
-                       "thread waits for it at every synchronisation and one thread can be faster; on a free machine "
-                       "both cores are used.")
-    machine["load_end"] = load_average()
+                       f"{BATCH} passages (DE, best of 2, in turn) took {thread_line(threads['start'], n)} at the "
+                       f"start, {thread_line(threads['end'], n)} at the end. When another job holds a core, the "
+                       "second thread waits for it at every synchronisation and one thread can be faster; on a free "
+                       "machine both cores are used.")
+    ctx.machine["load_end"] = load_average()
 
+
+def paired_text(r: dict) -> str:
+    return f"{r['ratio']:.3f} (median of chunks {r['median_chunk_ratio']:.3f})"
+
+
+def targets(ctx: Context, encoding: dict, flops: dict, index_size: dict, queries: dict, fast_path: dict) -> list:
+    """The targets table: what was wanted, what was measured, met or not."""
+    ratios = encoding["ratios"]
     exact_ratio = ratios["I3 fp32 exact / DE fp32"]
     off_ratio = ratios["I3 fp32 off / DE fp32"]
-    q_ratio = query_ratios["search median I3/DE"]
+    q_ratio = queries["ratios"]["search median I3/DE"]
+    de_bytes = index_size["DE (FAISS flat, 384-d)"]["bytes"]
+    i3_bytes = index_size["I^3 (FAISS flat, 384-d)"]["bytes"]
     token_x = index_size["token-level, 384-d float32 (+ int64 offsets)"]["vs_de"]
     frac = flops["configs"]["DE fp32"]["fraction_paired"]
     frac_i3 = flops["configs"]["I3 fp32 exact"]["fraction_paired"]
@@ -790,46 +955,74 @@ def main(argv=None) -> int:
     speed_i3 = ratios["int8 speed-up, I^3: I3 fp32 exact / I3 int8"]
     speed_i3_off = ratios["int8 speed-up, I^3 against the reference path: I3 fp32 off / I3 int8"]
     delta = fast_path["ndcg10_delta_de"]
-    def pr(r: dict) -> str:
-        return f"{r['ratio']:.3f} (median of chunks {r['median_chunk_ratio']:.3f})"
-
-    targets = [
+    de_fp32_ndcg, de_int8_ndcg = de_ndcg10(fast_path["ndcg10"], queries["cli"])
+    sample_note = " (sample: not SciFact's figure)" if ctx.args.sample else ""
+    return [
         {"what": "I^3 passage encoding time / DE's", "wanted": "<= 1.15",
-         "measured": f"{pr(exact_ratio)} with `exact`; {pr(off_ratio)} on the reference `off` path",
-         "verdict": verdict(exact_ratio["ratio"] <= 1.15) + " (`exact`); " + verdict(off_ratio["ratio"] <= 1.15) + " (`off`)"},
+         "measured": f"{paired_text(exact_ratio)} with `exact`; {paired_text(off_ratio)} on the reference `off` path",
+         "verdict": verdict(exact_ratio["ratio"] <= 1.15) + " (`exact`); "
+                    + verdict(off_ratio["ratio"] <= 1.15) + " (`off`)"},
         {"what": "query latency I^3 / DE, search median (p95)", "wanted": "1.00 +/- 0.05",
-         "measured": f"{q_ratio:.3f} ({query_ratios['search p95 I3/DE']:.3f})",
+         "measured": f"{q_ratio:.3f} ({queries['ratios']['search p95 I3/DE']:.3f})",
          "verdict": verdict(abs(q_ratio - 1) <= 0.05)},
-        {"what": "index bytes I^3 = DE", "wanted": "equal",
-         "measured": f"{index_size['I^3 (FAISS flat, 384-d)']['bytes']:,} = {de_bytes:,}",
-         "verdict": verdict(index_size["I^3 (FAISS flat, 384-d)"]["bytes"] == de_bytes)},
+        {"what": "index bytes I^3 = DE", "wanted": "equal", "measured": f"{i3_bytes:,} = {de_bytes:,}",
+         "verdict": verdict(i3_bytes == de_bytes)},
         {"what": "token-level index / DE", "wanted": ">= 30x", "measured": f"{token_x:.0f}x",
          "verdict": verdict(token_x >= 30)},
         {"what": "fp32 encoding FLOP/s / measured peak (paired in time, median)", "wanted": ">= 0.70",
          "measured": f"DE {frac:.2f}, I^3 `exact` {frac_i3:.2f}", "verdict": verdict(min(frac, frac_i3) >= 0.70)},
         {"what": "int8 fast path throughput / fp32", "wanted": ">= 1.8x",
-         "measured": f"DE {pr(speed_de)}; I^3 {pr(speed_i3)} against `exact`, {pr(speed_i3_off)} against `off`",
+         "measured": f"DE {paired_text(speed_de)}; I^3 {paired_text(speed_i3)} against `exact`, "
+                     f"{paired_text(speed_i3_off)} against `off`",
          "verdict": verdict(min(speed_de["ratio"], speed_i3["ratio"]) >= 1.8)},
         {"what": "int8 nDCG@10 - fp32 (DE, SciFact test)", "wanted": "|delta| <= 0.005",
-         "measured": f"{delta:+.4f} ({de_int8_ndcg:.4f} vs {de_fp32_ndcg:.4f})" + (" (sample: not SciFact's figure)" if args.sample else ""),
+         "measured": f"{delta:+.4f} ({de_int8_ndcg:.4f} vs {de_fp32_ndcg:.4f}){sample_note}",
          "verdict": verdict(abs(delta) <= 0.005)},
     ]
+
+
+MODELS_NOTE = ("I^3 = `I3Model.from_backbone()` (full variant: 1 reconstructor layer over 32 slots cross-attending "
+               "to all passage tokens, 1 interactor layer over passage + pseudo-query), untrained heads (seed 0); "
+               "DE = `I3Model.from_backbone(variant=\"de\")`; the same all-MiniLM-L6-v2 weights in both (checked).")
+
+
+def inputs_summary(ctx: Context) -> dict:
+    """results.json's "corpus" and "models"."""
+    lengths, args = ctx.lengths, ctx.args
+    return {
+        "corpus": {"passages": len(ctx.docs), "queries": len(ctx.queries), "tokens": int(sum(lengths)),
+                   "mean_tokens": float(np.mean(lengths)), "max_length": args.max_length, "sample": args.sample},
+        "models": {"backbone": DEFAULT_BACKBONE, "dirs": {k: display_path(v) for k, v in ctx.dirs.items()},
+                   "note": MODELS_NOTE},
+    }
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not (args.shared / "scifact" / "corpus.jsonl").is_file():
+        print(f"bench-efficiency: skipped: {args.shared}/scifact not found "
+              "(the shared data is not beside this checkout)")
+        return 0
+    ctx = setup(args)
+    encoding = measure_encoding(ctx)
+    flops = measure_flops(ctx, encoding)
+    idx, index_size = build_indexes(ctx, encoding)
+    queries, ndcg = measure_queries(ctx, encoding, idx)
+    queries["cli"] = measure_cli(ctx, idx, ndcg)
+    fast_path = measure_fast_path(ctx, encoding, ndcg, queries["cli"])
+    finish_threads(ctx)
+
     results = {
         "command": "python benchmarks/efficiency.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine, "threads": threads,
-        "corpus": {"passages": len(docs), "queries": len(queries), "tokens": int(sum(lengths)),
-                   "mean_tokens": float(np.mean(lengths)), "max_length": args.max_length, "sample": args.sample},
-        "models": {"backbone": DEFAULT_BACKBONE, "dirs": {k: str(v) for k, v in dirs.items()},
-                   "note": "I^3 = `I3Model.from_backbone()` (full variant: 1 reconstructor layer over 32 slots "
-                           "cross-attending to all passage tokens, 1 interactor layer over passage + pseudo-query), "
-                           "untrained heads (seed 0); DE = `I3Model.from_backbone(variant=\"de\")`; the same "
-                           "all-MiniLM-L6-v2 weights in both (checked)."},
-        "targets": targets, "encoding": encoding, "flops": flops, "index_size": index_size,
-        "queries": {"in_process": in_process, "ratios": query_ratios, "maxsim": maxsim, "cli": cli},
-        "fast_path": fast_path, "wall_minutes": (time.time() - wall) / 60,
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": ctx.machine, "threads": ctx.threads,
+        **inputs_summary(ctx),
+        "targets": targets(ctx, encoding.summary, flops, index_size, queries, fast_path),
+        "encoding": encoding.summary, "flops": flops, "index_size": index_size, "queries": queries,
+        "fast_path": fast_path, "wall_minutes": (time.time() - ctx.wall) / 60,
     }
-    write_report(results, out)
-    print((out / "results.md").read_text())
+    write_report(results, ctx.out)
+    print((ctx.out / "results.md").read_text())
     return 0
 
 
