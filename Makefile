@@ -1,27 +1,63 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - the main job (builds .venv first)
 #   make test   - the test suite (builds .venv first)
-PYTHON ?= python3
+#
+# .venv gets the newest Pyserini the machine's Pythons allow: Pyserini 2.4 needs Python 3.12
+# (taken from PATH, else from pyenv's versions); with Python 3.11 only, it is Pyserini 1.6.0.
+# CI also runs the end-to-end tests on the other supported Pyserini (.venv-pyserini1:
+# Python 3.11, Pyserini 1.6.0): `make test-e2e-pyserini1`.
+define first_python
+$(firstword $(foreach p,$(1),$(shell "$(p)" -c 'import sys' >/dev/null 2>&1 && echo "$(p)")))
+endef
+PY312_CANDIDATES := python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12)
+PY311_CANDIDATES := python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11)
+PYTHON ?= $(or $(call first_python,$(PY312_CANDIDATES)),python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VENV   := .venv
 PY     := $(VENV)/bin/python
-PIP    := $(PY) -m pip
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-py$(PYTHON_VERSION)
+# the newest Pyserini of the supported range this Python allows
+PYSERINI := $(if $(filter 3.12 3.13,$(PYTHON_VERSION)),pyserini==2.4.0,pyserini==1.6.0)
 
-.PHONY: venv test test-fast lint demo default-encoder bench-scifact bench-efficiency clean
+PYTHON1 ?= $(call first_python,$(PY311_CANDIDATES))
+VENV1   := .venv-pyserini1
+STAMP1  := $(VENV1)/.installed
+
+.PHONY: venv venv-pyserini1 test test-fast test-e2e-pyserini1 lint demo default-encoder bench-scifact \
+	bench-efficiency clean
 
 venv: $(STAMP)
+venv-pyserini1: $(STAMP1)
 
-# torch first, pinned: any other spec pulls several GB of CUDA packages.
+# torch first, pinned: on Python 3.11 that takes the CPU wheel on disk (any other spec pulls
+# several GB of CUDA packages); on 3.12 the registry's 2.13.0 (a CUDA build: it runs on CPUs too).
+# A .venv of another Python is rebuilt.
 $(STAMP): setup.cfg setup.py pyproject.toml
+	if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')" != "$(PYTHON_VERSION)" ]; \
+		then rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[test,lint]'
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,lint]' '$(PYSERINI)'
 	$(PY) -m pyserini_i3 install-hook
+	$(PY) -c 'import importlib.metadata as m; print("pyserini", m.version("pyserini"), "on Python $(PYTHON_VERSION) in $(VENV)")'
 	touch $(STAMP)
+
+# The other end of the supported range, Pyserini 1.6.0 on Python 3.11 (CI: the end-to-end tests)
+$(STAMP1): setup.cfg setup.py pyproject.toml
+	test -n "$(PYTHON1)" || { echo "no python3.11 here for $(VENV1)"; exit 1; }
+	test -x $(VENV1)/bin/python || $(PYTHON1) -m venv $(VENV1)
+	$(VENV1)/bin/python -m pip install -q --upgrade pip
+	$(VENV1)/bin/python -m pip install -q torch==2.13.0
+	$(VENV1)/bin/python -m pip install -q -e '.[test]' 'pyserini==1.6.0'
+	$(VENV1)/bin/python -m pyserini_i3 install-hook
+	touch $(STAMP1)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15
+
+test-e2e-pyserini1: $(STAMP1)
+	$(VENV1)/bin/python -m pytest -q tests/e2e --durations=5
 
 # the unit tests only (tests/unit): no JVM, no FAISS index build, no trec_eval
 test-fast: $(STAMP)
@@ -67,4 +103,4 @@ bench-efficiency: $(STAMP)
 	$(PY) benchmarks/efficiency.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV1) build *.egg-info

@@ -51,12 +51,15 @@ def main(argv=None) -> int:
     if not pool.is_dir():
         print(f"rerank_judged: {pool}: no such pool (../shared/data is needed)", file=sys.stderr)
         return 1
-    queries = dict(line.rstrip("\n").split("\t", 1) for line in open(pool / "queries.tsv", encoding="utf-8"))
-    texts = dict(line.rstrip("\n").split("\t", 1) for line in open(pool / "collection.tsv", encoding="utf-8"))
+    with open(pool / "queries.tsv", encoding="utf-8") as f:
+        queries = dict(line.rstrip("\n").split("\t", 1) for line in f)
+    with open(pool / "collection.tsv", encoding="utf-8") as f:
+        texts = dict(line.rstrip("\n").split("\t", 1) for line in f)
     judged: dict[str, list[str]] = {}
-    for line in open(pool / "qrels.with_text.txt"):
-        qid, _, pid, _ = line.split()
-        judged.setdefault(qid, []).append(pid)
+    with open(pool / "qrels.with_text.txt") as f:
+        for line in f:
+            qid, _, pid, _ = line.split()
+            judged.setdefault(qid, []).append(pid)
     from pyserini_i3.utils.formats import read_qrels
 
     qrels = read_qrels(pool / "qrels.txt")

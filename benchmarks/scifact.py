@@ -34,8 +34,8 @@ from pathlib import Path
 
 from pyserini_i3.eval.commands import display_path
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
-from pyserini_i3.utils.files import write_atomic
 from pyserini_i3.utils import pyserini_commands as cmd
+from pyserini_i3.utils.files import write_atomic
 from pyserini_i3.utils.formats import read_qrels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,8 @@ def sh(cmd: list[str], log: Path, env: dict | None = None) -> float:
         proc = subprocess.run(list(map(str, cmd)), stdout=f, stderr=subprocess.STDOUT,
                               env={**os.environ, **(env or {})})
     if proc.returncode:
-        raise SystemExit(f"bench-scifact: command failed (exit {proc.returncode}), see {log}: {' '.join(map(str, cmd))}")
+        raise SystemExit(f"bench-scifact: command failed (exit {proc.returncode}), see {log}: "
+                         f"{' '.join(map(str, cmd))}")
     return time.time() - start
 
 
@@ -104,9 +105,10 @@ def per_query(qrels: Path, run: Path) -> dict[str, float]:
 
     judged = read_qrels(qrels)
     ranked: dict[str, dict[str, float]] = {}
-    for line in open(run):
-        q, _, d, _, s, _ = line.split()
-        ranked.setdefault(q, {})[d] = float(s)
+    with open(run) as f:
+        for line in f:
+            q, _, d, _, s, _ = line.split()
+            ranked.setdefault(q, {})[d] = float(s)
     result = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"}).evaluate(ranked)
     return {q: result.get(q, {}).get("ndcg_cut_10", 0.0) for q in judged}
 
@@ -167,7 +169,8 @@ ROWS = {
 }
 I3_ROWS = ("full", "full-gate", "full-norec", "official-layout", "official")
 
-TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight", "tied")
+TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
+              "tied")
 
 
 def train_tag(args) -> str:
@@ -242,7 +245,8 @@ def plot_curves(models: dict[str, Path], out: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for name, model in sorted(models.items()):
-        records = [json.loads(line) for line in open(model / "train_log.jsonl")]
+        with open(model / "train_log.jsonl") as f:
+            records = [json.loads(line) for line in f]
         steps = [r["step"] for r in records]
         axes[0].plot(steps, [r["contrastive"] for r in records], label=name, alpha=0.8)
         if any(r["reconstruction"] for r in records):
@@ -337,7 +341,8 @@ def main(argv=None) -> int:
     train_file = work / "scifact-train.jsonl"
     if not done(train_file):
         timings["prepare"] = sh([PY, "-m", "pyserini_i3", "prepare", "--beir-dir", args.shared / "scifact",
-                                 "--split", "train", "--output", train_file, "--depth", "100", "--negatives", "15"], log)
+                                 "--split", "train", "--output", train_file, "--depth", "100", "--negatives", "15"],
+                                log)
 
     runs: dict[str, list[Path]] = {}
     models: dict[str, Path] = {}
@@ -360,7 +365,8 @@ def main(argv=None) -> int:
             runs.setdefault(ROWS[kind][0], []).append(dense_run(model, index, col["topics"], work, log, model.name))
 
     timings = merge_timings(work / "timings.json", timings)
-    results: dict = {"systems": {}, "command": "python benchmarks/scifact.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    results: dict = {"systems": {},
+                     "command": "python benchmarks/scifact.py " + " ".join(sys.argv[1:] if argv is None else argv),
                      "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch CPU",
                      "date": time.strftime("%Y-%m-%d"), "sizing": {k: v for k, v in vars(args).items()
                                                                    if k not in ("shared", "work", "out", "report")},
@@ -421,7 +427,7 @@ def main(argv=None) -> int:
                 training_args[key] = display_path(training_args[key])
         write_atomic(out / "configs" / f"{model.name}.training_args.json", json.dumps(training_args, indent=2) + "\n")
         shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
-    for name, run in best.items():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
+    for run in best.values():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
         top = "".join(line for line in run.read_text().splitlines(keepends=True) if int(line.split()[3]) <= 100)
         # mtime 0: the same run gives the same bytes, so a re-run does not touch committed files
         (out / f"{run.stem}.top100.trec.gz").write_bytes(gzip.compress(top.encode(), mtime=0))

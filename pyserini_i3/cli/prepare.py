@@ -23,33 +23,42 @@ PROG = "python -m pyserini_i3 prepare"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     src = parser.add_argument_group("input")
-    src.add_argument("--beir-dir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")
+    src.add_argument("--beir-dir", type=Path,
+                     help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")
     src.add_argument("--split", default="train", help="qrels split with --beir-dir (default: train)")
-    src.add_argument("--collection", type=Path, help="corpus.jsonl or collection.tsv (pid<TAB>text or pid<TAB>title<TAB>text)")
+    src.add_argument("--collection", type=Path,
+                     help="corpus.jsonl or collection.tsv (pid<TAB>text or pid<TAB>title<TAB>text)")
     src.add_argument("--queries", type=Path, help="queries.jsonl or queries.tsv (qid<TAB>text)")
     src.add_argument("--qrels", type=Path, help="qrels: BEIR tsv, TREC 'qid 0 docid rel' or 'qid docid'")
     src.add_argument("--format", choices=FORMATS, default="auto", help="collection and queries format (default: auto)")
     src.add_argument("--output", type=Path, required=True, help="training file to write (Tevatron JSONL)")
     mine = parser.add_argument_group("hard negatives")
-    mine.add_argument("--bm25-index", type=Path, help="an existing Lucene index (default: build one from the collection)")
+    mine.add_argument("--bm25-index", type=Path,
+                      help="an existing Lucene index (default: build one from the collection)")
     mine.add_argument("--keep-bm25-index", type=Path, metavar="DIR",
                       help="keep the BM25 index built from the collection in DIR/index (e.g. for teacher-scores "
                            "--bm25-index); default: a temporary directory")
-    mine.add_argument("--dense-index", type=Path, help="a Pyserini FAISS index folder (index + docid) to mine from instead of BM25")
-    mine.add_argument("--dense-encoder", help="query encoder for --dense-index: an I3 encoder folder, or see --dense-encoder-type")
+    mine.add_argument("--dense-index", type=Path,
+                      help="a Pyserini FAISS index folder (index + docid) to mine from instead of BM25")
+    mine.add_argument("--dense-encoder",
+                      help="query encoder for --dense-index: an I3 encoder folder, or see --dense-encoder-type")
     mine.add_argument("--dense-encoder-type", choices=("i3", "pyserini"), default="i3",
                       help="i3: our I3QueryEncoder; pyserini: let FaissSearcher pick its encoder from the name")
     mine.add_argument("--depth", type=int, default=100, help="search depth K (default: 100)")
-    mine.add_argument("--negatives", type=int, default=15, help="negatives N drawn from the top K, positives excluded (default: 15; 0: none)")
+    mine.add_argument("--negatives", type=int, default=15,
+                      help="negatives N drawn from the top K, positives excluded (default: 15; 0: none)")
     mine.add_argument("--seed", type=int, default=42, help="seed for drawing negatives (default: 42)")
     mine.add_argument("--threads", type=int, default=2, help="indexing and search threads (default: 2)")
     mine.add_argument("--bm25-k1", type=float, default=0.9, help="BM25 k1 (default: 0.9, Anserini's)")
     mine.add_argument("--bm25-b", type=float, default=0.4, help="BM25 b (default: 0.4, Anserini's)")
     extra = parser.add_argument_group("optional extras")
-    extra.add_argument("--teacher-scores", type=Path, help="qid<TAB>docid<TAB>score or a TREC run: a 'score' per passage")
-    extra.add_argument("--pseudo-queries", type=Path, help="docid<TAB>text: a 'pseudo_query' per passage (reconstruction target)")
+    extra.add_argument("--teacher-scores", type=Path,
+                       help="qid<TAB>docid<TAB>score or a TREC run: a 'score' per passage")
+    extra.add_argument("--pseudo-queries", type=Path,
+                       help="docid<TAB>text: a 'pseudo_query' per passage (reconstruction target)")
     return parser
 
 
@@ -75,7 +84,8 @@ def load_query_encoder(spec: str, kind: str = "i3"):
     try:
         from pyserini_i3.plugin.encoders import I3QueryEncoder
     except ImportError as error:
-        raise RuntimeError(f"the I3 query encoder is not available ({error}); try --dense-encoder-type pyserini") from error
+        raise RuntimeError(f"the I3 query encoder is not available ({error}); "
+                           "try --dense-encoder-type pyserini") from error
     return I3QueryEncoder(spec)
 
 

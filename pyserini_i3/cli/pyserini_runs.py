@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         work = args.work / name
         if work.exists():
             shutil.rmtree(work)
-        log = lambda msg: print(f"[{name}] {msg}", flush=True)  # noqa: E731
+        log = lambda msg, name=name: print(f"[{name}] {msg}", flush=True)  # noqa: E731
         start = time.time()
         run = Runner(work, env, log)
         if name == "scifact-subset":

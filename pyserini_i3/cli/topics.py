@@ -19,7 +19,8 @@ def main(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     install = sub.add_parser("install", help="install official topic/qrels files for offline use")
-    install.add_argument("source", metavar="SRC", help="directory of topics.*/qrels.* files (e.g. ../shared/data/topics-and-qrels)")
+    install.add_argument("source", metavar="SRC",
+                         help="directory of topics.*/qrels.* files (e.g. ../shared/data/topics-and-qrels)")
     install.add_argument("--dest", help="install here instead of Java's user.home cache (testing)")
     install.add_argument("--force", action="store_true", help="replace installed files whose content differs")
     install.add_argument("--no-eval-script", action="store_true",
@@ -38,8 +39,8 @@ def main(argv: list[str]) -> int:
             for path in topics.installed(args.dest):
                 print(path)
         else:
-            for name, dest, status in topics.install(args.source, args.dest, args.force,
-                                                     eval_script=not args.no_eval_script):
+            for _name, dest, status in topics.install(args.source, args.dest, args.force,
+                                                      eval_script=not args.no_eval_script):
                 print(f"{status:<28} {dest}")
     except (topics.TopicsError, OSError) as exc:
         print(f"pyserini_i3 topics {args.action}: error: {exc}", file=sys.stderr)

@@ -78,7 +78,8 @@ def scifact_subset(data: Path, out: Path, num_queries: int = 50, num_other: int 
     keep_q = set(qids)
     qrels = [r for r in qrels if r[0] in keep_q]
     judged = {d for _, d, _ in qrels}
-    docs = [json.loads(line) for line in open(data / "scifact" / "corpus.jsonl")]
+    with open(data / "scifact" / "corpus.jsonl") as f:
+        docs = [json.loads(line) for line in f]
     others = sorted(d["_id"] for d in docs if d["_id"] not in judged)
     keep_d = judged | set(random.Random(seed).sample(others, num_other))
     n_docs = _write_jsonl(out / "corpus" / "corpus.jsonl", (
@@ -116,7 +117,8 @@ def dl19_pool(data: Path, out: Path, num_queries: int | None = None, num_other: 
     n_docs = _write_jsonl(out / "corpus" / "corpus.jsonl", ({"id": pid, "contents": text} for pid, text in rows))
     write_atomic(out / "topics.tsv", (pool / "queries.tsv").read_bytes())
     write_atomic(out / "qrels.txt", (pool / "qrels.txt").read_bytes())
-    n_queries = sum(1 for line in open(out / "topics.tsv") if line.strip())
+    with open(out / "topics.tsv") as f:
+        n_queries = sum(1 for line in f if line.strip())
     return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, n_queries)
 
 

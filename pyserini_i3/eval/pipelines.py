@@ -52,7 +52,7 @@ def find_collection(choice: str, data: Path, cache: Path, log) -> tuple[str, Pat
             return "scifact", path, "BEIR SciFact test (public BEIR download, cached in ~/.cache/pyserini_i3)"
         except OSError as exc:
             if choice == "scifact":
-                raise SystemExit(f"demo: --collection scifact: not in {data} and the download failed ({exc})")
+                raise SystemExit(f"demo: --collection scifact: not in {data} and the download failed ({exc})") from None
             log(f"SciFact is not in {data} and the BEIR download failed ({exc}): using the sample collection")
     return "sample", SAMPLE_DIR, ("SAMPLE collection: the 60 handwritten passages and 12 claims in "
                                   "pyserini_i3/eval/sample_collection (not SciFact; its scores say nothing about "

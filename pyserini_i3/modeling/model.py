@@ -294,7 +294,7 @@ class I3Model(nn.Module):
             starts = tqdm(starts, desc=desc, unit="batch")
         for start in starts:
             idx = order[start:start + batch_size]
-            features = [{k: encoded[k][i] for k in encoded.keys()} for i in idx]
+            features = [{k: encoded[k][i] for k in encoded} for i in idx]
             batch = tokenizer.pad(features, padding=True, return_tensors="pt")
             batch = {k: v.to(device) for k, v in batch.items()}
             with autocast:

@@ -118,8 +118,8 @@ class TrainArguments:
         if self.training.batch_size < 1 or self.data.group_size < 1 or self.training.gradient_accumulation_steps < 1:
             raise ValueError("--batch-size, --group-size and --gradient-accumulation-steps must be at least 1")
         if self.training.batch_size % self.training.gradient_accumulation_steps:
-            raise ValueError(f"--batch-size {self.training.batch_size} is not divisible by --gradient-accumulation-steps "
-                             f"{self.training.gradient_accumulation_steps}")
+            raise ValueError(f"--batch-size {self.training.batch_size} is not divisible by "
+                             f"--gradient-accumulation-steps {self.training.gradient_accumulation_steps}")
         if self.model.lora_rank < 0:
             raise ValueError(f"--lora-rank must be 0 (full fine-tuning) or more, not {self.model.lora_rank}")
         if self.model.lora_rank:

@@ -13,6 +13,7 @@ Anserini's ``BeirFlatCollection`` joins them for the BEIR "flat" indexes) and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import subprocess
@@ -38,18 +39,13 @@ def write_json_collection(docs: dict[str, Doc], directory: Path, docs_per_file: 
     """Write ``docs`` as Pyserini JsonCollection files (``docs00.jsonl``, ...) in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    out = None
-    try:
+    with contextlib.ExitStack() as files:
         for i, (docid, doc) in enumerate(docs.items()):
             if i % docs_per_file == 0:
-                if out is not None:
-                    out.close()
+                files.close()  # the previous file, if any
                 paths.append(directory / f"docs{len(paths):02d}.jsonl")
-                out = open(paths[-1], "w", encoding="utf-8")
+                out = files.enter_context(open(paths[-1], "w", encoding="utf-8"))
             out.write(json.dumps({"id": docid, "contents": doc.contents()}, ensure_ascii=False) + "\n")
-    finally:
-        if out is not None:
-            out.close()
     return paths
 
 
@@ -125,7 +121,8 @@ def query_rng(seed: int, qid: str) -> random.Random:
     return random.Random(f"{seed}:{qid}")
 
 
-def select_negatives(ranked: Sequence[str], exclude: Container[str], n: int, rng: random.Random, known: Container[str]) -> tuple[list[str], int]:
+def select_negatives(ranked: Sequence[str], exclude: Container[str], n: int, rng: random.Random,
+                     known: Container[str]) -> tuple[list[str], int]:
     """Pick ``n`` negatives from ``ranked`` (already cut to the mining depth).
 
     Docids in ``exclude`` (the judged positives) and repeats are dropped; docids not

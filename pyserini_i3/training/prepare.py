@@ -117,7 +117,8 @@ class PrepareResult:
             p.describe(MALFORMED),
             p.describe(DUPLICATE),
         ]
-        parts += [p.describe(SHORT, f"with fewer than {self.negatives_wanted} negatives")] if self.negatives_wanted else []
+        parts += ([p.describe(SHORT, f"with fewer than {self.negatives_wanted} negatives")]
+                  if self.negatives_wanted else [])
         parts += [p.describe(OUTSIDE)] if p.count(OUTSIDE) else []
         parts += [p.describe(NO_TEACHER)] if "teacher" in self.extras else []
         parts += [f"{self.with_pseudo} passages with a pseudo-query"] if "pseudo" in self.extras else []
@@ -193,7 +194,8 @@ def make_passage(qid: str, docid: str, inputs: Inputs, result: PrepareResult) ->
     return Passage(docid, doc.title, doc.text, score, pseudo)
 
 
-def make_example(cfg: PrepareConfig, qid: str, pos: list[str], ranked: list[str], inputs: Inputs, result: PrepareResult) -> TrainingExample:
+def make_example(cfg: PrepareConfig, qid: str, pos: list[str], ranked: list[str], inputs: Inputs,
+                 result: PrepareResult) -> TrainingExample:
     exclude = {d for d, rel in inputs.qrels[qid].items() if rel > 0}
     negs, outside = select_negatives(ranked[: cfg.depth], exclude, cfg.negatives, query_rng(cfg.seed, qid), inputs.docs)
     if outside:
@@ -214,7 +216,8 @@ def write_examples(cfg: PrepareConfig, selected, inputs: Inputs, miner: Miner | 
     """Search in batches and write each example as it is made (memory stays flat)."""
     from tqdm import tqdm
 
-    with atomic_file(cfg.output) as out, tqdm(total=len(selected), desc="negatives", unit="q", disable=None, leave=False) as bar:
+    with (atomic_file(cfg.output) as out,
+          tqdm(total=len(selected), desc="negatives", unit="q", disable=None, leave=False) as bar):
         for start in range(0, len(selected), cfg.batch_size):
             batch = selected[start : start + cfg.batch_size]
             ranked = miner.search([(q, inputs.queries[q]) for q, _ in batch], cfg.depth) if miner else {}

@@ -127,7 +127,8 @@ def load_checkpoint_state(path: Path) -> dict:
 
 
 def _rec_weight(args: TrainArguments, epoch: int) -> float:
-    return args.training.rec_weight / (10 ** epoch) if args.training.rec_schedule == "epoch-decay" else args.training.rec_weight
+    return (args.training.rec_weight / (10 ** epoch) if args.training.rec_schedule == "epoch-decay"
+            else args.training.rec_weight)
 
 
 def _device(args: TrainArguments, ctx_local_rank: int) -> torch.device:
@@ -156,7 +157,8 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
         examples = read_training_file(args.data.train_file, problems)
         if ctx.is_main:
             skipped = ", ".join(problems.describe(kind) for kind in sorted(problems.counts))
-            logger.info("%s: %d examples%s", args.data.train_file, len(examples), f" ({skipped} skipped)" if skipped else "")
+            logger.info("%s: %d examples%s", args.data.train_file, len(examples),
+                        f" ({skipped} skipped)" if skipped else "")
         if not examples:
             raise ValueError(f"--train-file {args.data.train_file}: no usable training example")
         micro = args.training.batch_size // args.training.gradient_accumulation_steps
@@ -164,16 +166,20 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
             raise ValueError(f"{micro} queries per micro-batch do not split over {ctx.world_size} processes")
         steps_per_epoch = len(examples) // args.training.batch_size
         if steps_per_epoch == 0:
-            raise ValueError(f"--batch-size {args.training.batch_size} is larger than the {len(examples)} training examples")
-        total = args.training.max_steps if args.training.max_steps > 0 else max(1, math.ceil(args.training.epochs * steps_per_epoch))
+            raise ValueError(f"--batch-size {args.training.batch_size} is larger than the {len(examples)} "
+                             "training examples")
+        total = (args.training.max_steps if args.training.max_steps > 0
+                 else max(1, math.ceil(args.training.epochs * steps_per_epoch)))
 
         model = build_model(args)
         if args.model.lora_rank:
-            add_lora(model, args.model.lora_rank, args.model.lora_alpha, args.model.lora_dropout, args.model.lora_target_modules)
+            add_lora(model, args.model.lora_rank, args.model.lora_alpha, args.model.lora_dropout,
+                     args.model.lora_target_modules)
         model = model.to(device)
         model.train()
         if args.training.gradient_checkpointing:
-            for enc in {id(model.passage_encoder): model.passage_encoder, id(model.query_model()): model.query_model()}.values():
+            encoders = {id(model.passage_encoder): model.passage_encoder, id(model.query_model()): model.query_model()}
+            for enc in encoders.values():
                 enc.gradient_checkpointing_enable()
         groups = TrainGroups(examples, args.data.group_size, args.training.seed, args.data.rec_targets)
         collate = Collator(model, args.data.query_max_length, args.data.passage_max_length)

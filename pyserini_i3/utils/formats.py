@@ -183,7 +183,8 @@ def parse_tsv_doc(line: str) -> tuple[str, Doc] | None:
     return (docid, Doc(title, text)) if docid else None
 
 
-def read_collection(path, fmt: str = "auto", problems: Problems | None = None, desc: str | None = None) -> dict[str, Doc]:
+def read_collection(path, fmt: str = "auto", problems: Problems | None = None,
+                    desc: str | None = None) -> dict[str, Doc]:
     """docid -> :class:`Doc`; the first of duplicate ids is kept."""
     problems = problems if problems is not None else Problems()
     parse = parse_beir_doc if _resolve_format(path, fmt) == "beir" else parse_tsv_doc
@@ -306,7 +307,8 @@ def parse_score_line(cols: list[str]) -> tuple[str, str, float] | None:
     return (qid, docid, value) if math.isfinite(value) else None
 
 
-def read_teacher_scores(path, problems: Problems | None = None, qids: set[str] | None = None) -> dict[str, dict[str, float]]:
+def read_teacher_scores(path, problems: Problems | None = None,
+                        qids: set[str] | None = None) -> dict[str, dict[str, float]]:
     """qid -> {docid: teacher score}; with ``qids``, other queries are not kept in memory."""
     problems = problems if problems is not None else Problems()
     scores: dict[str, dict[str, float]] = {}

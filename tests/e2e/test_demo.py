@@ -91,8 +91,8 @@ def _beir_zip(path: Path) -> Path:
 
 
 def test_collection_choice_shared_then_download_then_sample(tmp_path, monkeypatch):
-    from pyserini_i3.eval.pipelines import find_collection
     from pyserini_i3.eval.collections import URL_ENV, beir_test_collection
+    from pyserini_i3.eval.pipelines import find_collection
 
     messages = []
     shared = tmp_path / "shared"

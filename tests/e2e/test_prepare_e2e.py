@@ -37,7 +37,7 @@ def run_prepare(*args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", "pyserini_i3", "prepare", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -77,17 +77,20 @@ def scifact_subset(tmp_path_factory):
     (root / "corpus.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
     (root / "queries.jsonl").write_bytes((src / "queries.jsonl").read_bytes())
     header = "query-id\tcorpus-id\tscore\n"
-    (root / "qrels" / "train.tsv").write_text(header + "".join(f"{q}\t{d}\t{r}\n" for q in qids for d, r in qrels[q].items()))
+    (root / "qrels" / "train.tsv").write_text(header + "".join(f"{q}\t{d}\t{r}\n"
+                                                               for q in qids for d, r in qrels[q].items()))
     return root
 
 
 def test_scifact_bm25_negatives(scifact_subset, tmp_path):
     out = tmp_path / "train.jsonl"
     proc = run_prepare("--beir-dir", str(scifact_subset), "--split", "train", "--output", str(out),
-                       "--depth", "100", "--negatives", "15", "--seed", "42", "--threads", "2")  # fmt: skip
+                       "--depth", "100", "--negatives", "15", "--seed", "42", "--threads", "2")
     line = summary(proc)
     assert line.startswith("prepare: 50 queries written (")
-    assert ", 0 without positives, 0 not in queries file, 0 unknown docids in qrels, 0 malformed lines, 0 duplicate ids, 0 with fewer than 15 negatives;" in line
+    counts = (", 0 without positives, 0 not in queries file, 0 unknown docids in qrels, 0 malformed lines, "
+              "0 duplicate ids, 0 with fewer than 15 negatives;")
+    assert counts in line
     assert "building a BM25 index of" in proc.stderr
     docs = read_collection(scifact_subset / "corpus.jsonl")
     qrels = read_qrels(scifact_subset / "qrels" / "train.tsv")
@@ -110,7 +113,8 @@ def test_scifact_existing_index_gives_the_bm25_top_hits(scifact_subset, tmp_path
     index = build_bm25_index(docs, tmp_path / "work", threads=2)
     capsys.readouterr()
     out = tmp_path / "top.jsonl"
-    argv = ["--beir-dir", str(scifact_subset), "--output", str(out), "--bm25-index", str(index), "--depth", "10", "--negatives", "10"]
+    argv = ["--beir-dir", str(scifact_subset), "--output", str(out), "--bm25-index", str(index),
+            "--depth", "10", "--negatives", "10"]
     assert main(argv) == 0  # in this process, so the JVM starts once for the command and the check below
     assert "building a BM25 index" not in capsys.readouterr().err
     examples = read_training_file(out)
@@ -134,7 +138,7 @@ def test_msmarco_tsv_with_teacher_run(tmp_path):
     out = tmp_path / "dev600.jsonl"
     proc = run_prepare("--collection", str(pool / "collection.tsv"), "--queries", str(pool / "queries.tsv"),
                        "--qrels", str(pool / "qrels.txt"), "--format", "msmarco", "--output", str(out),
-                       "--depth", "20", "--negatives", "8", "--teacher-scores", str(pool / "candidates.run"))  # fmt: skip
+                       "--depth", "20", "--negatives", "8", "--teacher-scores", str(pool / "candidates.run"))
     docs = read_collection(pool / "collection.tsv", "msmarco")
     qrels = read_qrels(pool / "qrels.txt")
     usable = [q for q in qrels if any(d in docs for d in positives(qrels[q]))]
@@ -190,14 +194,16 @@ def test_dense_negatives_from_a_faiss_index(tmp_path):
     faiss.write_index(index, str(index_dir / "index"))
     (index_dir / "docid").write_text("\n".join(docids) + "\n")
 
-    (tmp_path / "collection.tsv").write_text("".join(f"{d}\ttext of {d}\n" for d in docids[:190]))  # 10 not in the collection
+    # 10 not in the collection
+    (tmp_path / "collection.tsv").write_text("".join(f"{d}\ttext of {d}\n" for d in docids[:190]))
     queries = {f"q{i}": f"query {i}" for i in range(5)}
     (tmp_path / "queries.tsv").write_text("".join(f"{q}\t{t}\n" for q, t in queries.items()))
     (tmp_path / "qrels.txt").write_text("".join(f"q{i} 0 p{i} 1\n" for i in range(5)))
-    query_vecs = {t: doc_vecs[i] + 0.1 * rng.standard_normal(dim).astype("float32") for i, t in enumerate(queries.values())}
+    query_vecs = {t: doc_vecs[i] + 0.1 * rng.standard_normal(dim).astype("float32")
+                  for i, t in enumerate(queries.values())}
 
-    cfg = PrepareConfig(tmp_path / "collection.tsv", tmp_path / "queries.tsv", tmp_path / "qrels.txt", tmp_path / "out.jsonl",
-                        depth=12, negatives=12, dense_index=index_dir, dense_encoder="stub")  # fmt: skip
+    cfg = PrepareConfig(tmp_path / "collection.tsv", tmp_path / "queries.tsv", tmp_path / "qrels.txt",
+                        tmp_path / "out.jsonl", depth=12, negatives=12, dense_index=index_dir, dense_encoder="stub")
     result = prepare(cfg, DenseMiner(index_dir, StubQueryEncoder(query_vecs), threads=1))
     examples = read_training_file(cfg.output)
     assert len(examples) == 5
@@ -207,7 +213,8 @@ def test_dense_negatives_from_a_faiss_index(tmp_path):
         expected = [d for d in ranking if d != f"p{i}" and int(d[1:]) < 190]
         assert [p.docid for p in e.negative_passages] == expected
     assert result.problems.count("hits outside the collection") == sum(
-        int(d[1:]) >= 190 for e in examples for d in [docids[j] for j in np.argsort(-(doc_vecs @ query_vecs[e.query]))[:12]]
+        int(d[1:]) >= 190
+        for e in examples for d in [docids[j] for j in np.argsort(-(doc_vecs @ query_vecs[e.query]))[:12]]
     )
 
 

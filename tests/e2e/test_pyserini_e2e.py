@@ -60,17 +60,19 @@ class Workspace:
 
 def read_run(path: Path) -> dict[str, dict[str, float]]:
     run: dict[str, dict[str, float]] = {}
-    for line in open(path):
-        qid, _, docid, _, score, _ = line.split()
-        run.setdefault(qid, {})[docid] = float(score)
+    with open(path) as f:
+        for line in f:
+            qid, _, docid, _, score, _ = line.split()
+            run.setdefault(qid, {})[docid] = float(score)
     return run
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    for line in open(path):
-        qid, _, docid, rel = line.split()
-        qrels.setdefault(qid, {})[docid] = int(rel)
+    with open(path) as f:
+        for line in f:
+            qid, _, docid, rel = line.split()
+            qrels.setdefault(qid, {})[docid] = int(rel)
     return qrels
 
 
@@ -197,7 +199,8 @@ def test_faiss_index_vectors_equal_encode_passages(scifact, scifact_rows, defaul
 
 
 def test_jsonl_output_holds_the_same_vectors(scifact):
-    rows = [json.loads(line) for line in open(scifact.path("enc", "jsonl0", "embeddings.jsonl"))]
+    with open(scifact.path("enc", "jsonl0", "embeddings.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
     docids, vectors = faiss_vectors(scifact.path("enc", "faiss"))
     assert len(rows) == 525 and [r["id"] for r in rows] == docids[:525]
     assert rows[0]["vector"] and len(rows[0]["vector"]) == 384
@@ -318,7 +321,8 @@ def test_dl19_vectors_equal_encode_passages_at_the_models_length(dl19, i3_dir):
     from pyserini_i3.modeling.model import I3Model
 
     model = I3Model.from_pretrained(i3_dir)
-    rows = [json.loads(line) for line in open(dl19.path("corpus", "corpus.jsonl"))]
+    with open(dl19.path("corpus", "corpus.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
     docids, vectors = faiss_vectors(dl19.path("enc", "faiss"))
     assert docids == [r["id"] for r in rows]
     # --max-length not given: the model's passage_max_length, not Pyserini's 256 default

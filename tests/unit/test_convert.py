@@ -208,7 +208,8 @@ def test_converted_model_matches_reference_forward(tiny_backbone, tokenizer, pre
     ref_p, ref_q, slot_ids = reference_vectors(tokenizer, plain, PASSAGES, QUERIES)
 
     c = model.config
-    assert (c.variant, c.pooling, c.normalize, c.tied_encoders, c.tie_vocab_head) == ("official", "cls", False, False, False)
+    expected = ("official", "cls", False, False, False)
+    assert (c.variant, c.pooling, c.normalize, c.tied_encoders, c.tie_vocab_head) == expected
     assert (c.reconstructor_attends_to, c.interactor_input) == ("cls", "cls+pseudo-mean")
     assert (c.reconstructor_layers, c.interactor_layers, c.num_slots) == (c_layers, d_layers, 32)
     assert (c.query_max_length, c.passage_max_length) == (32, 140)

@@ -61,7 +61,9 @@ def test_beir_collection_counts_malformed_and_duplicates(tmp_path):
     )
     problems = Problems()
     docs = read_collection(path, "auto", problems)
-    assert docs == {"d1": Doc("T1", "one"), "d2": Doc("", "no title"), "7": Doc("", "int id"), "p9": Doc("", "pyserini json")}
+    expected = {"d1": Doc("T1", "one"), "d2": Doc("", "no title"), "7": Doc("", "int id"),
+                "p9": Doc("", "pyserini json")}
+    assert docs == expected
     assert problems.count(MALFORMED) == 3
     assert problems.first[MALFORMED] == "corpus.jsonl:2"
     assert problems.count(DUPLICATE) == 1 and problems.first[DUPLICATE] == "corpus.jsonl:6"
@@ -165,7 +167,8 @@ def test_tevatron_round_trip(tmp_path):
     out = tmp_path / "train.jsonl"
     assert write_training_file(out, [example("1"), example("2")]) == 2
     first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
-    assert first["positive_passages"][0] == {"docid": "d1", "title": "T", "text": "pos", "score": 3.5, "pseudo_query": "recon"}
+    expected = {"docid": "d1", "title": "T", "text": "pos", "score": 3.5, "pseudo_query": "recon"}
+    assert first["positive_passages"][0] == expected
     assert first["negative_passages"][0] == {"docid": "d2", "title": "", "text": "neg"}  # no extras when absent
     assert "é" in out.read_text(encoding="utf-8")
     problems = Problems()
@@ -338,14 +341,17 @@ def test_prepare_is_deterministic_and_seeded(dataset):
 def test_prepare_extras_teacher_and_pseudo(dataset):
     write(dataset / "teacher.tsv", "1\td28\t9.5\n1\td29\t8\n2 Q0 d05 1 7.25 ce\nbroken\n")
     write(dataset / "pseudo.tsv", "d28\tpseudo for 28\nd05\tpseudo for 5\n")
-    cfg = config(dataset, teacher_scores=dataset / "teacher.tsv", pseudo_queries=dataset / "pseudo.tsv", negatives=2, depth=2)
+    cfg = config(dataset, teacher_scores=dataset / "teacher.tsv", pseudo_queries=dataset / "pseudo.tsv",
+                 negatives=2, depth=2)
     result = prep.prepare(cfg, StubMiner(all_docids(dataset)))
     first, second = read_training_file(cfg.output)[:2]
-    assert [(p.docid, p.score, p.pseudo_query) for p in first.positive_passages] == [("d28", 9.5, "pseudo for 28"), ("d29", 8.0, None)]
+    expected_positives = [("d28", 9.5, "pseudo for 28"), ("d29", 8.0, None)]
+    assert [(p.docid, p.score, p.pseudo_query) for p in first.positive_passages] == expected_positives
     assert second.positive_passages[0].score == 7.25 and second.positive_passages[0].pseudo_query == "pseudo for 5"
     # the top 2 (d29, d28) are query 1's positives, and the negatives of the others
     assert first.negative_passages == []
-    assert [(p.docid, p.score, p.pseudo_query) for p in second.negative_passages] == [("d29", None, None), ("d28", None, "pseudo for 28")]
+    expected_negatives = [("d29", None, None), ("d28", None, "pseudo for 28")]
+    assert [(p.docid, p.score, p.pseudo_query) for p in second.negative_passages] == expected_negatives
     line = result.summary_line()
     assert "(5 positives, 6 negatives)" in line
     assert "3 malformed lines (corpus.jsonl:31 first)" in line  # collection, qrels and teacher file
@@ -441,7 +447,8 @@ def test_dense_options_reach_the_dense_miner(dataset, monkeypatch):
 
     monkeypatch.setattr(prep, "DenseMiner", FakeDenseMiner)
     monkeypatch.setattr(prep, "BM25Miner", None)  # must not be used
-    cfg = config(dataset, dense_index=dataset / "faiss", dense_encoder="some/encoder", dense_encoder_type="pyserini", threads=3)
+    cfg = config(dataset, dense_index=dataset / "faiss", dense_encoder="some/encoder", dense_encoder_type="pyserini",
+                 threads=3)
     assert prep.prepare(cfg).written == 4
     assert made == {"index_dir": dataset / "faiss", "encoder": "some/encoder", "threads": 3}
 
@@ -449,6 +456,7 @@ def test_dense_options_reach_the_dense_miner(dataset, monkeypatch):
 def test_load_query_encoder_errors(tmp_path):
     from pyserini_i3.cli.prepare import load_query_encoder
 
-    assert load_query_encoder("castorini/tct_colbert-v2-hnp-msmarco", "pyserini") == "castorini/tct_colbert-v2-hnp-msmarco"
+    name = "castorini/tct_colbert-v2-hnp-msmarco"
+    assert load_query_encoder(name, "pyserini") == name
     with pytest.raises(ValueError, match="unknown dense encoder type"):
         load_query_encoder(str(tmp_path), "splade")

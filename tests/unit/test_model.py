@@ -295,7 +295,8 @@ def test_config_round_trips_without_a_model():
 def test_defaults_are_the_full_variant(tiny_backbone):
     c = I3Config()
     assert c.model_type == "i3"
-    assert (c.variant, c.interaction, c.reconstructor_layers, c.interactor_layers, c.num_slots) == ("full", True, 1, 1, 32)
+    full = ("full", True, 1, 1, 32)
+    assert (c.variant, c.interaction, c.reconstructor_layers, c.interactor_layers, c.num_slots) == full
     assert (c.reconstructor_attends_to, c.interactor_input, c.slot_format) == ("tokens", "tokens+pseudo", "mask")
     assert (c.tied_encoders, c.vocab_head, c.tie_vocab_head, c.query_max_length) == (False, True, True, 32)
     official = I3Config(variant="official")
@@ -306,7 +307,7 @@ def test_defaults_are_the_full_variant(tiny_backbone):
 
     model = I3Model.from_backbone(str(tiny_backbone))
     c = model.config
-    assert (c.variant, c.interaction, c.reconstructor_layers, c.interactor_layers, c.num_slots) == ("full", True, 1, 1, 32)
+    assert (c.variant, c.interaction, c.reconstructor_layers, c.interactor_layers, c.num_slots) == full
     assert (c.pooling, c.normalize) == ("cls", False)  # a plain BERT directory: no sentence-transformers hints
     assert _structure(model) == dict(query_encoder=True, interaction=True, r_layers=1, i_layers=1, slots=32,
                                      vocab_head=True, own_decoder=False)

@@ -80,7 +80,8 @@ def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, t
     common = ["--max-steps", "6", "--save-steps", "2"]
     run(base_args(tiny_backbone, train_file, tmp_path / "full", *common))
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "pyserini_i3", "train", *base_args(tiny_backbone, train_file, cut, *common)],
+    proc = subprocess.Popen([sys.executable, "-m", "pyserini_i3", "train",
+                             *base_args(tiny_backbone, train_file, cut, *common)],
                             env=TRAIN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (cut / "checkpoints" / "step-0000002" / "trainer_state.json").exists():
