@@ -17,7 +17,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-py$(PYTHON_VERSION)
 # the newest Pyserini of the supported range this Python allows
-PYSERINI := $(if $(filter 3.12 3.13,$(PYTHON_VERSION)),pyserini==2.4.0,pyserini==1.6.0)
+PYSERINI := $(if $(filter 3.12,$(PYTHON_VERSION)),pyserini==2.4.0,pyserini==1.6.0)
 
 PYTHON1 ?= $(call first_python,$(PY311_CANDIDATES))
 VENV1   := .venv-pyserini1
