@@ -189,8 +189,8 @@ def manual_commands(spec: ReleasedEncoder, work: str = "i3-download") -> list[st
     return [
         shlex.join(["hf", "download", spec.repo_id, spec.filename, "--repo-type", spec.repo_type,
                     "--revision", spec.revision, "--local-dir", work]),
-        shlex.join(["hf", "download", spec.base, "--include", "*.json", "*.txt", "--revision", spec.base_revision,
-                    "--local-dir", f"{work}/base"]),
+        shlex.join(["hf", "download", spec.base, "--include", "*.json", "--include", "*.txt",
+                    "--revision", spec.base_revision, "--local-dir", f"{work}/base"]),
         shlex.join(["python", "-m", "pyserini_i3", "convert-official",
                     ckpt, "--base", f"{work}/base", "--output", str(entry_dir(spec))]),
     ]
