@@ -212,7 +212,8 @@ def populate(hub: FakeHub, tiny_backbone: Path, out: Path) -> dict[str, dict[str
     return paths
 
 
-# what a subprocess runs: the tiny registry, then a released.ensure() or a Pyserini command (runpy)
+# what a subprocess runs: the tiny registry, then released.ensure(NAME), code (exec CODE) or a Pyserini
+# command (MODULE ARGS..., run as python -m runs it)
 DRIVER = r"""
 import os, sys, json, runpy
 sys.path.insert(0, os.environ["FAKE_HUB_TESTS"])
@@ -228,6 +229,8 @@ if mode == "ensure":
         while len(os.listdir(barrier)) < int(os.environ["FAKE_HUB_PARTIES"]):
             time.sleep(0.05)
     print("PATH " + str(released.ensure(sys.argv[2])), flush=True)
+elif mode == "exec":
+    exec(sys.argv[2])
 else:
     sys.argv = [mode] + sys.argv[2:]
     runpy.run_module(mode, run_name="__main__", alter_sys=True)
