@@ -336,7 +336,20 @@ def ensure(name: str) -> Path:
                          f"set ${CACHE_ENV} to a writable directory") from None
     try:
         if cached_entry(spec) is None:  # not built by another process meanwhile
+            _remove_stale_temporaries(entry)
             _build(spec, entry)
     finally:
         lock.release()
     return entry
+
+
+def _remove_stale_temporaries(entry: Path) -> None:
+    """Temporary folders of a conversion that was killed (atomic_dir cleans up on errors, not on SIGKILL).
+    Called under the entry's lock, so no other process is writing them."""
+    import shutil
+
+    for stale in entry.parent.iterdir():  # .<entry>.tmp-*, .<entry>.old-*, and the model's own ..<entry>.tmp-*.tmp-*
+        name = stale.name
+        if (name.startswith(".") and name.lstrip(".").startswith(entry.name + ".") and stale.is_dir()
+                and (".tmp-" in name or ".old-" in name)):
+            shutil.rmtree(stale, ignore_errors=True)

@@ -328,3 +328,39 @@ def test_a_broken_download_is_refused_and_leaves_no_entry(hub, isolated, monkeyp
     assert released.cached_entry(spec) is None
     path = resolve(spec.name)
     assert json.loads((path / released.PROVENANCE).read_text())["sha256"] == served.sha256
+
+
+# --------------------------------------------------------------------------- python -m pyserini_i3 fetch
+def test_fetch_lists_without_network_then_fetches(hub, monkeypatch, capsys):
+    from pyserini_i3.__main__ import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert main(["fetch", "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in listed] == NAMES and all("not converted yet" in line for line in listed)
+    assert main(["fetch", "i3-msmarco"]) == 1  # offline: the one-line error
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fetch: i3-msmarco: not converted yet") and "\n" not in err
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert main(["fetch", "i3-msmarco", "i3-msmarco-distilled"]) == 0
+    paths = capsys.readouterr().out.split()
+    assert paths == [str(released.entry_dir(released.RELEASED[n])) for n in NAMES]
+    assert main(["fetch", "--list"]) == 0
+    assert all("converted in" in line for line in capsys.readouterr().out.splitlines())
+    assert main(["fetch", "i3-msmarco2"]) == 1
+    assert "not a released I^3 encoder" in capsys.readouterr().err
+
+
+def test_a_killed_conversion_leaves_nothing_behind_after_the_next_first_use(hub, isolated):
+    spec = released.RELEASED["i3-msmarco"]
+    entry = released.entry_dir(spec)
+    killed = entry.parent / f".{entry.name}.tmp-abcd1234"  # what atomic_dir leaves if the process is killed
+    (killed / "half").mkdir(parents=True)
+    (killed / "half" / "model.safetensors").write_bytes(b"\0" * 100)
+    nested = entry.parent / f"..{entry.name}.tmp-abcd1234.tmp-efgh5678"  # save_pretrained's own, inside that
+    nested.mkdir()
+    other = entry.parent / ".i3-msmarco-distilled-153f0c13852d.tmp-0000"  # another entry's: not ours to remove
+    other.mkdir()
+    assert released.cached_entry(spec) is None
+    assert resolve(spec.name) == entry
+    assert not killed.exists() and not nested.exists() and other.exists()
