@@ -12,12 +12,14 @@ COMMANDS = {
     "demo": ("pyserini_i3.cli.demo", "the main job: FAISS (--encoder i3), BM25, hybrid, trec_eval table, runs/demo/"),
     "install-hook": ("pyserini_i3.cli.install_hook", "register the plugin with Pyserini (writes pyserini_i3.pth)"),
     "prepare": ("pyserini_i3.cli.prepare", "build a Tevatron-style training file with BM25/dense hard negatives"),
-    "teacher-scores": ("pyserini_i3.cli.teacher_scores", "add a teacher model's scores to a training file (distillation)"),
+    "teacher-scores": ("pyserini_i3.cli.teacher_scores",
+                       "add a teacher model's scores to a training file (distillation)"),
     "train": ("pyserini_i3.cli.train", "train I^3 or the DE ablation on a prepared training file"),
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
     "fetch": ("pyserini_i3.cli.fetch", "download + convert i3-msmarco / i3-msmarco-distilled into the cache (--list)"),
     "topics": ("pyserini_i3.cli.topics", "install official topics/qrels where Anserini looks (offline --topics)"),
-    "pyserini-runs": ("pyserini_i3.cli.pyserini_runs", "BM25/I^3/hybrid runs with Pyserini's commands; scores to runs/"),
+    "pyserini-runs": ("pyserini_i3.cli.pyserini_runs",
+                      "BM25/I^3/hybrid runs with Pyserini's commands; scores to runs/"),
 }
 
 
