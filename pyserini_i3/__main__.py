@@ -16,6 +16,7 @@ COMMANDS = {
                        "add a teacher model's scores to a training file (distillation)"),
     "train": ("pyserini_i3.cli.train", "train I^3 or the DE ablation on a prepared training file"),
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
+    "fetch": ("pyserini_i3.cli.fetch", "download + convert i3-msmarco / i3-msmarco-distilled into the cache (--list)"),
     "topics": ("pyserini_i3.cli.topics", "install official topics/qrels where Anserini looks (offline --topics)"),
     "pyserini-runs": ("pyserini_i3.cli.pyserini_runs",
                       "BM25/I^3/hybrid runs with Pyserini's commands; scores to runs/"),

@@ -1,6 +1,7 @@
 """Helpers the tests import (``import helpers``: setup.cfg puts tests/ on pytest's path).
 
 * a tiny BERT backbone written to disk, its vocabulary, sample passages and queries;
+* ``official_state_dict``: a random checkpoint of those shapes in the authors' released layout;
 * ``load_offline``: call with ``HF_HUB_OFFLINE=1`` (no network here);
 * ``make_minimal_env`` / ``run_python``: ``env -i PATH=/usr/bin:/bin`` with Java's
   user.home and Pyserini's cache redirected, and ``python ARGS`` run in it;
@@ -13,6 +14,7 @@ Fixtures live in ``conftest.py``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shlex
@@ -81,6 +83,66 @@ def write_tiny_bert(directory: Path, seed: int = 0, **config_overrides) -> Path:
     model = BertModel(tiny_bert_config(len(tokens), **config_overrides))
     model.save_pretrained(directory)
     return directory
+
+
+# --------------------------------------------------------------------------- the authors' released layout
+# (random tensors of the tiny BERT's shapes; tests/unit/test_convert.py checks the converter against a
+# reference forward written from the design page, tests/unit/test_released.py serves them as a stand-in hub)
+OFFICIAL_SHAPES = (32, 4, 64, 2, 512, 1e-12)  # hidden, heads, intermediate, layers, positions, LayerNorm eps
+D, _HEADS, FFN, LAYERS, MAX_POS, _EPS = OFFICIAL_SHAPES
+
+
+def vocab_size(backbone: Path) -> int:
+    return len((backbone / "vocab.txt").read_text().split("\n")) - 1
+
+
+def _linear(state, gen, name, out_dim, in_dim):
+    state[f"{name}.weight"] = torch.randn(out_dim, in_dim, generator=gen) * (1.0 / math.sqrt(in_dim))
+    state[f"{name}.bias"] = torch.randn(out_dim, generator=gen) * 0.1
+
+
+def _layer_norm(state, gen, name):
+    state[f"{name}.weight"] = 1.0 + 0.1 * torch.randn(D, generator=gen)
+    state[f"{name}.bias"] = 0.1 * torch.randn(D, generator=gen)
+
+
+def _bert_layer(state, gen, prefix, cross: bool):
+    for block in ("attention", "crossattention") if cross else ("attention",):
+        for proj in ("query", "key", "value"):
+            _linear(state, gen, f"{prefix}.{block}.self.{proj}", D, D)
+        _linear(state, gen, f"{prefix}.{block}.output.dense", D, D)
+        _layer_norm(state, gen, f"{prefix}.{block}.output.LayerNorm")
+    _linear(state, gen, f"{prefix}.intermediate.dense", FFN, D)
+    _linear(state, gen, f"{prefix}.output.dense", D, FFN)
+    _layer_norm(state, gen, f"{prefix}.output.LayerNorm")
+
+
+def _bert_model(state, gen, prefix, vocab):
+    state[f"{prefix}.embeddings.word_embeddings.weight"] = torch.randn(vocab, D, generator=gen) * 0.5
+    state[f"{prefix}.embeddings.position_embeddings.weight"] = torch.randn(MAX_POS, D, generator=gen) * 0.5
+    state[f"{prefix}.embeddings.token_type_embeddings.weight"] = torch.randn(2, D, generator=gen) * 0.5
+    _layer_norm(state, gen, f"{prefix}.embeddings.LayerNorm")
+    state[f"{prefix}.embeddings.position_ids"] = torch.arange(MAX_POS).unsqueeze(0)  # old checkpoints carry it
+    for i in range(LAYERS):
+        _bert_layer(state, gen, f"{prefix}.encoder.layer.{i}", cross=False)
+
+
+def official_state_dict(vocab: int, c_layers: int = 1, d_layers: int = 1, prefix: str = "", seed: int = 0):
+    """A state dict in the layout of III_finetuned.p / III_distilled.p (lm_q, lm_p, c_head, d_head, cls)."""
+    gen = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+    _bert_model(state, gen, "lm_q", vocab)
+    _bert_model(state, gen, "lm_p", vocab)
+    for i in range(c_layers):
+        _bert_layer(state, gen, f"c_head.{i}", cross=True)
+    for i in range(d_layers):
+        _bert_layer(state, gen, f"d_head.{i}", cross=False)
+    _linear(state, gen, "cls.predictions.transform.dense", D, D)
+    _layer_norm(state, gen, "cls.predictions.transform.LayerNorm")
+    state["cls.predictions.decoder.weight"] = torch.randn(vocab, D, generator=gen) * 0.2
+    state["cls.predictions.bias"] = torch.randn(vocab, generator=gen) * 0.1
+    state["cls.predictions.decoder.bias"] = state["cls.predictions.bias"]  # tied in BertLMPredictionHead
+    return {prefix + k: v for k, v in state.items()}
 
 
 def load_offline(fn, *args, **kwargs):

@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("checkpoint", help="III_finetuned.p or III_distilled.p (a torch state dict)")
     parser.add_argument("--base", required=True,
                         help="the BERT model it was fine-tuned from (directory or hub id; RetroMAE MS MARCO for the "
-                             "released checkpoints): supplies the backbone config and tokenizer")
+                             "released checkpoints): supplies the backbone config and tokenizer (not its weights)")
     parser.add_argument("--output", required=True, help="the I^3 model directory to write")
     parser.add_argument("--slots", type=int, default=32, help="pseudo-query slots (authors' default: 32)")
     parser.add_argument("--query-max-length", type=int, default=32)

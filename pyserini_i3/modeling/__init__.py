@@ -10,6 +10,7 @@
 ``delta``      the compact format: LoRA adapters + heads over a checksummed base
 ``backbone``   where a backbone's files come from (path, HF cache/hub, bundled MiniLM)
 ``convert``    import of the authors' released checkpoints
+``released``   the released checkpoints by name (i3-msmarco, ...): download, convert
 =============  ======================================================================
 
 Nothing here imports Pyserini.  The package itself is light: ``storage`` answers "is

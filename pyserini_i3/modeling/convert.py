@@ -114,23 +114,36 @@ def map_official_state_dict(state: dict[str, torch.Tensor]) -> tuple[dict[str, t
 
 
 def convert_official(checkpoint, base: str, output: str | os.PathLike | None = None,
-                     num_slots: int = 32, query_max_length: int = 32, passage_max_length: int = 140) -> I3Model:
+                     num_slots: int = 32, query_max_length: int = 32, passage_max_length: int = 140,
+                     base_name: str | None = None) -> I3Model:
     """Build our model from an official checkpoint (a path or a loaded state dict).
 
     ``base`` is the BERT directory (or hub id) it was fine-tuned from: it supplies
-    the backbone config and tokenizer.  Defaults follow the authors' scripts
-    (32 slots, query length 32, passage length 140).
+    the backbone config and tokenizer only (its weights are not read: the checkpoint
+    holds every weight, loaded strictly).  ``base_name`` is what ``config.backbone``
+    records (default: ``base``; the released encoders record the hub id rather than
+    a cache path).  Defaults follow the authors' scripts (32 slots, query length 32,
+    passage length 140).
     """
+    from transformers import AutoTokenizer
+
+    from pyserini_i3.modeling.backbone import resolve_model_path
+    from pyserini_i3.modeling.config import I3Config
+
     state = load_state_dict(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
     source = str(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "checkpoint"
     try:
         mapped, c_layers, d_layers = map_official_state_dict(state)
     except ValueError as exc:
         raise ValueError(f"{source}: {exc}") from None
-    model = I3Model.from_backbone(
-        base, variant="official", num_slots=num_slots, reconstructor_layers=c_layers,
-        interactor_layers=d_layers, query_max_length=query_max_length, passage_max_length=passage_max_length,
+    path = resolve_model_path(str(base))
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config = I3Config.for_backbone(
+        str(base_name or base), path, tokenizer, variant="official", num_slots=num_slots,
+        reconstructor_layers=c_layers, interactor_layers=d_layers, query_max_length=query_max_length,
+        passage_max_length=passage_max_length,
     )
+    model = I3Model(config, tokenizer)  # every weight comes from the checkpoint (strict load below)
     model.load_weights(mapped, source=source)
     model.eval()
     if output is not None:

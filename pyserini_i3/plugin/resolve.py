@@ -1,4 +1,14 @@
-"""What an encoder name means: ``i3`` (the shipped default) or an I^3 model directory.
+"""What an encoder name means: ``i3`` (the shipped default), a released encoder
+(``i3-msmarco``, ``i3-msmarco-distilled``: :mod:`pyserini_i3.modeling.released`) or an
+I^3 model directory.
+
+A released name is recognised only when it is exactly one of those names, so every
+other encoder's name resolves as before; an I^3 model directory of that same (relative)
+path wins over it, as a local directory wins over a hub id in transformers.
+Recognising a name and its dimension never download; :func:`resolve` and
+:func:`load_model` download and convert a released encoder on first use.
+
+``i3``:
 
 1. ``$PYSERINI_I3_ENCODER``, if set: a path to an I^3 model directory.
 2. The shipped default: in ``encoders/`` (the repository's, for a development
@@ -16,6 +26,7 @@ import logging
 import os
 from pathlib import Path
 
+from pyserini_i3.modeling import released
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
 from pyserini_i3.modeling.storage import is_i3_model_dir, model_dimension
 
@@ -31,12 +42,22 @@ def is_default_name(name) -> bool:
     return isinstance(name, (str, os.PathLike)) and str(name).strip().lower() == DEFAULT_NAME
 
 
+def _released_name(name) -> str | None:
+    """``name`` as a released encoder's name, unless an I^3 model directory of that path exists."""
+    if isinstance(name, str) and released.is_released_name(str(name)) and not is_i3_model_dir(Path(str(name))):
+        return str(name)
+    return None
+
+
 def is_i3_encoder(name) -> bool:
-    """True for ``i3`` and for an I^3 model directory (cheap: reads config.json only)."""
+    """True for ``i3``, a released encoder's name and an I^3 model directory (cheap: no download,
+    reads config.json only)."""
     if is_default_name(name):
         return True
     if not isinstance(name, (str, os.PathLike)) or not str(name):
         return False
+    if _released_name(name):
+        return True
     return is_i3_model_dir(Path(str(name)).expanduser())
 
 
@@ -67,7 +88,12 @@ def shipped_default() -> Path | None:
 
 
 def resolve(name) -> Path | None:
-    """The model directory ``name`` stands for; None means the untrained MiniLM fallback."""
+    """The model directory ``name`` stands for; None means the untrained MiniLM fallback.
+
+    A released encoder's name is downloaded and converted on first use (one-line
+    ValueError when that cannot be done, e.g. offline with nothing cached)."""
+    if _released_name(name):
+        return released.ensure(str(name))
     if not is_default_name(name):
         return Path(str(name)).expanduser()
     override = os.environ.get(ENV, "").strip()
@@ -103,7 +129,10 @@ def load_model(name, device=None):
 
 
 def encoder_dimension(name) -> int:
-    """The vector dimension of encoder ``name`` without loading weights (ValueError if not I^3)."""
+    """The vector dimension of encoder ``name`` without loading weights or downloading (ValueError if
+    not I^3, or if it is a released encoder that cannot be obtained: offline with nothing cached)."""
+    if _released_name(name):
+        return released.dimension(str(name))
     path = resolve(name)
     if path is None:
         from pyserini_i3.modeling.backbone import resolve_model_path

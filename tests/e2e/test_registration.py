@@ -112,6 +112,10 @@ def resolved(resolve):
         "unrelated path": (str(plain), None),
         "sentence-transformers": ("sentence-transformers/all-MiniLM-L6-v2", None),
         "explicit dse class": ("Tevatron/dse-phi3-v1.0", "dse"),
+        "released": ("i3-msmarco", None),  # recognised by name; the probe stops before any download
+        "released distilled": ("i3-msmarco-distilled", None),
+        "like a released name": ("castorini/i3-msmarco-foo", None),
+        "released name + suffix": ("i3-msmarco2", None),
     })
 
 
@@ -124,6 +128,10 @@ EXPECTED = {
     "unrelated path": ("AutoDocumentEncoder", "AutoQueryEncoder"),
     "sentence-transformers": ("AutoDocumentEncoder", "AutoQueryEncoder"),
     "explicit dse class": ("DseDocumentEncoder", "DseQueryEncoder"),
+    "released": ("I3DocumentEncoder", "I3QueryEncoder"),
+    "released distilled": ("I3DocumentEncoder", "I3QueryEncoder"),
+    "like a released name": ("AutoDocumentEncoder", "AutoQueryEncoder"),
+    "released name + suffix": ("AutoDocumentEncoder", "AutoQueryEncoder"),
 }
 
 

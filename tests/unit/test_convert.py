@@ -27,66 +27,14 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import PASSAGES, QUERIES
+from helpers import OFFICIAL_SHAPES, PASSAGES, QUERIES, official_state_dict
+from helpers import vocab_size as _vocab_size
 from pyserini_i3.__main__ import main as cli_main
 from pyserini_i3.modeling.convert import convert_official, map_official_state_dict
 from pyserini_i3.modeling.model import I3Model
 
-D, HEADS, FFN, LAYERS, MAX_POS, EPS = 32, 4, 64, 2, 512, 1e-12
+D, HEADS, FFN, LAYERS, MAX_POS, EPS = OFFICIAL_SHAPES  # the tiny BERT of helpers.write_tiny_bert
 REPO = Path(__file__).resolve().parents[2]
-
-
-# --------------------------------------------------------------------------- the official layout
-def _vocab_size(backbone: Path) -> int:
-    return len((backbone / "vocab.txt").read_text().split("\n")) - 1
-
-
-def _linear(state, gen, name, out_dim, in_dim):
-    state[f"{name}.weight"] = torch.randn(out_dim, in_dim, generator=gen) * (1.0 / math.sqrt(in_dim))
-    state[f"{name}.bias"] = torch.randn(out_dim, generator=gen) * 0.1
-
-
-def _layer_norm(state, gen, name):
-    state[f"{name}.weight"] = 1.0 + 0.1 * torch.randn(D, generator=gen)
-    state[f"{name}.bias"] = 0.1 * torch.randn(D, generator=gen)
-
-
-def _bert_layer(state, gen, prefix, cross: bool):
-    for block in ("attention", "crossattention") if cross else ("attention",):
-        for proj in ("query", "key", "value"):
-            _linear(state, gen, f"{prefix}.{block}.self.{proj}", D, D)
-        _linear(state, gen, f"{prefix}.{block}.output.dense", D, D)
-        _layer_norm(state, gen, f"{prefix}.{block}.output.LayerNorm")
-    _linear(state, gen, f"{prefix}.intermediate.dense", FFN, D)
-    _linear(state, gen, f"{prefix}.output.dense", D, FFN)
-    _layer_norm(state, gen, f"{prefix}.output.LayerNorm")
-
-
-def _bert_model(state, gen, prefix, vocab):
-    state[f"{prefix}.embeddings.word_embeddings.weight"] = torch.randn(vocab, D, generator=gen) * 0.5
-    state[f"{prefix}.embeddings.position_embeddings.weight"] = torch.randn(MAX_POS, D, generator=gen) * 0.5
-    state[f"{prefix}.embeddings.token_type_embeddings.weight"] = torch.randn(2, D, generator=gen) * 0.5
-    _layer_norm(state, gen, f"{prefix}.embeddings.LayerNorm")
-    state[f"{prefix}.embeddings.position_ids"] = torch.arange(MAX_POS).unsqueeze(0)  # old checkpoints carry it
-    for i in range(LAYERS):
-        _bert_layer(state, gen, f"{prefix}.encoder.layer.{i}", cross=False)
-
-
-def official_state_dict(vocab: int, c_layers: int = 1, d_layers: int = 1, prefix: str = "", seed: int = 0):
-    gen = torch.Generator().manual_seed(seed)
-    state: dict[str, torch.Tensor] = {}
-    _bert_model(state, gen, "lm_q", vocab)
-    _bert_model(state, gen, "lm_p", vocab)
-    for i in range(c_layers):
-        _bert_layer(state, gen, f"c_head.{i}", cross=True)
-    for i in range(d_layers):
-        _bert_layer(state, gen, f"d_head.{i}", cross=False)
-    _linear(state, gen, "cls.predictions.transform.dense", D, D)
-    _layer_norm(state, gen, "cls.predictions.transform.LayerNorm")
-    state["cls.predictions.decoder.weight"] = torch.randn(vocab, D, generator=gen) * 0.2
-    state["cls.predictions.bias"] = torch.randn(vocab, generator=gen) * 0.1
-    state["cls.predictions.decoder.bias"] = state["cls.predictions.bias"]  # tied in BertLMPredictionHead
-    return {prefix + k: v for k, v in state.items()}
 
 
 # --------------------------------------------------------------------------- reference forward
@@ -301,3 +249,18 @@ def test_cli_one_line_errors_in_process(tmp_path, capsys, tiny_backbone, state):
     assert "no such checkpoint file" in err
     for name in ("o1", "o2", "o3"):
         assert not (tmp_path / name).exists()
+
+
+def test_the_base_needs_no_weights(tmp_path, tiny_backbone, state, reference):
+    """The checkpoint holds every weight: a base with config.json and tokenizer files only is enough
+    (the released encoders download no base weights)."""
+    base = tmp_path / "config-and-tokenizer"
+    base.mkdir()
+    for item in tiny_backbone.iterdir():
+        if item.suffix not in (".safetensors", ".bin"):
+            (base / item.name).write_bytes(item.read_bytes())
+    model = convert_official(state, str(base), base_name="someone/bert-base")
+    assert model.config.backbone == "someone/bert-base"
+    ref_p, ref_q, _ = reference
+    np.testing.assert_allclose(model.encode_passages(PASSAGES), ref_p, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(model.encode_queries(QUERIES), ref_q, atol=1e-5, rtol=0)
