@@ -6,7 +6,9 @@ start-up.  It costs almost nothing: it only registers a meta-path finder.  When
 our callbacks before or after that module's own code.  Nothing here imports
 torch, transformers or Pyserini itself.
 
-Callbacks are named as ``"module:function"`` and imported lazily.
+Callbacks are named as ``"module:function"`` and imported lazily.  A module named here that
+the installed Pyserini lacks is simply never imported: hooks for Pyserini 1.x and 2.x stand
+side by side (what differs is listed in :mod:`pyserini_i3.plugin.compat`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,23 @@ import threading
 HOOKS: dict[str, tuple[str | None, str | None]] = {
     # Java 21+ for Anserini before anything imports jnius; argparse patch (scoped by file)
     "pyserini": ("pyserini_i3.plugin.java:configure_environment", "pyserini_i3.plugin.patches:patch_pyserini"),
-    "pyserini.setup": (None, "pyserini_i3.plugin.patches:patch_setup"),
+    # JVM options the runtime cannot honour are dropped (Pyserini 1.x: setup.py, 2.x: _jvm.py)
+    "pyserini.setup": (None, "pyserini_i3.plugin.patches:patch_jvm_options"),
+    "pyserini._jvm": (None, "pyserini_i3.plugin.patches:patch_jvm_options"),
+    "pyserini.pyclass": ("pyserini_i3.plugin.patches:check_jvm_options", None),
+    # Pyserini 2.x fetches pinned GitHub files: prebuilt-index catalogues at import, topic/qrels mappings
+    "pyserini.prebuilt_index_info": ("pyserini_i3.plugin.offline:install", "pyserini_i3.plugin.offline:restore"),
+    "pyserini.search._base": ("pyserini_i3.plugin.offline:install", "pyserini_i3.plugin.offline:restore"),
     # "i3" in the encoder class maps; FaissSearcher knows I3QueryEncoder
     "pyserini.encode": (None, "pyserini_i3.plugin.patches:patch_encode"),
+    # Pyserini 1.x builds an OpenAI client with an empty key at import, which openai >= 2.33 rejects
+    "pyserini.encode._openai": ("pyserini_i3.plugin.patches:openai_key_before",
+                                "pyserini_i3.plugin.patches:openai_key_after"),
     "pyserini.encode.__main__": (None, "pyserini_i3.plugin.patches:patch_encode_main"),
     "pyserini.search.faiss": (None, "pyserini_i3.plugin.patches:patch_faiss"),
     "pyserini.search.faiss.__main__": (None, "pyserini_i3.plugin.patches:patch_faiss_main"),
+    # --normalization: no ZeroDivisionError when a query's scores on one side all tie
+    "pyserini.search.hybrid._searcher": (None, "pyserini_i3.plugin.patches:patch_hybrid"),
     # msmarco_passage_eval runs `python` from PATH
     "pyserini.eval": (None, "pyserini_i3.plugin.patches:patch_eval"),
 }

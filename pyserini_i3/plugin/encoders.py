@@ -25,9 +25,11 @@ import logging
 import numpy as np
 from pyserini.encode import DocumentEncoder, QueryEncoder
 
+from pyserini_i3.plugin.compat import encoded_queries_parameter, has_encoded_queries
 from pyserini_i3.plugin.names import I3_KEY, DefaultInt
 
 logger = logging.getLogger(__name__)
+_ENCODED_QUERIES = encoded_queries_parameter(QueryEncoder)
 
 
 def _load(name: str, device):
@@ -101,8 +103,10 @@ class I3QueryEncoder(QueryEncoder):
     """
 
     def __init__(self, encoder_dir: str = "i3", tokenizer_name=None, encoded_query_dir: str | None = None,
-                 device: str = "cpu", max_length: int | None = None, **kwargs):
-        super().__init__(encoded_query_dir)
+                 device: str = "cpu", max_length: int | None = None, encoded_queries_dir: str | None = None,
+                 **kwargs):
+        # Pyserini 1.x calls the parameter encoded_query_dir, 2.x encoded_queries_dir: both are taken
+        super().__init__(**{_ENCODED_QUERIES: encoded_query_dir or encoded_queries_dir})
         self.model = None
         if encoder_dir:
             self.model = _load(encoder_dir, _device(device))
@@ -110,7 +114,7 @@ class I3QueryEncoder(QueryEncoder):
             self.dim = self.model.dim
             self.has_model = True
         self.max_length = max_length
-        if not self.has_model and not self.has_encoded_query:
+        if not self.has_model and not has_encoded_queries(self):
             raise ValueError("I3QueryEncoder needs an encoder (i3 or an I^3 model directory) or encoded queries")
 
     def encode(self, query: str, max_length: int | None = None, **kwargs) -> np.ndarray:

@@ -112,7 +112,7 @@ def urlopen(url, data=None, timeout=None, *args, **kwargs):
             return io.BytesIO(body)
         except (urllib.error.URLError, TimeoutError, OSError, ValueError) as exc:
             _network_failed = True
-            logger.warning("pyserini-i3: %s%s unreachable (%s): offline from here on, using local stand-ins "
+            logger.info("pyserini-i3: %s%s unreachable (%s): offline from here on, using local stand-ins "
                            "(set %s=1 to skip the network)", GITHUB, f"castorini/{repo}", exc, OFFLINE_ENV)
     return io.BytesIO(json.dumps(stand_in(repo, path)).encode())
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import logging
 import os
 import shutil
 import sys
+
+from pyserini_i3.plugin.compat import missing, require
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +28,13 @@ def patch_pyserini(module) -> None:
     install_argparse_patch()
 
 
-def patch_setup(module) -> None:
-    """After ``pyserini.setup`` loads: drop JVM options the runtime cannot honour."""
-    original = module.configure_classpath
+def patch_jvm_options(module) -> None:
+    """After ``pyserini.setup`` (1.x) or ``pyserini._jvm`` (2.x) loads: drop JVM options the
+    runtime cannot honour, right after Pyserini adds them (before ``pyserini.pyclass``, which
+    imports ``configure_classpath`` by name, starts the JVM)."""
+    original = require(module, "configure_classpath")
+    if getattr(original, "_pyserini_i3", False):
+        return
 
     @functools.wraps(original)
     def configure_classpath(*args, **kwargs):
@@ -37,7 +44,17 @@ def patch_setup(module) -> None:
         drop_unsupported_jvm_options()
         return result
 
+    configure_classpath._pyserini_i3 = True
     module.configure_classpath = configure_classpath
+
+
+def check_jvm_options(module=None) -> None:
+    """Before ``pyserini.pyclass`` starts the JVM: the module where Pyserini sets the JVM options
+    must be one of the two hooked above (it imports it next)."""
+    from pyserini_i3.plugin.java import enabled
+
+    if enabled() and not any(importlib.util.find_spec(name) for name in ("pyserini._jvm", "pyserini.setup")):
+        raise missing("pyserini._jvm or pyserini.setup (where the JVM options are set)")
 
 
 def patch_encode(module) -> None:
@@ -47,6 +64,7 @@ def patch_encode(module) -> None:
     ``pyserini.encode``), that module is already in ``sys.modules`` and this returns it
     half-done; it registers when it finishes.
     """
+    require(module, "document_encoder_class_map", "query_encoder_class_map", "DocumentEncoder", "QueryEncoder")
     importlib.import_module("pyserini_i3.plugin.encoders")
 
 
@@ -68,18 +86,19 @@ def _wrap_encoder_arg(function):
 
 def patch_encode_main(module) -> None:
     """``pyserini.encode.__main__`` imported as a module (not run): wrap ``init_encoder``."""
-    module.init_encoder = _wrap_encoder_arg(module.init_encoder)
+    module.init_encoder = _wrap_encoder_arg(require(module, "init_encoder"))
 
 
 def patch_faiss_main(module) -> None:
     """``pyserini.search.faiss.__main__`` imported as a module (``search.hybrid`` does)."""
-    module.init_query_encoder = _wrap_encoder_arg(module.init_query_encoder)
+    module.init_query_encoder = _wrap_encoder_arg(require(module, "init_query_encoder"))
 
 
 def patch_faiss(module) -> None:
     """After ``pyserini.search.faiss`` loads: ``FaissSearcher(index, "i3")`` builds an
     ``I3QueryEncoder``, and a query/index dimension mismatch is a clear error."""
-    searcher = module.FaissSearcher
+    searcher = require(module, "FaissSearcher")
+    require(searcher, "_init_encoder_from_str")
     if getattr(searcher.__init__, "_pyserini_i3", False):
         return
     from pyserini_i3.plugin.encoders import I3QueryEncoder
@@ -117,3 +136,32 @@ def patch_eval(module) -> None:
         bin_dir = os.path.dirname(sys.executable)
         if os.path.isfile(os.path.join(bin_dir, "python")):
             os.environ["PATH"] = os.pathsep.join(p for p in (os.environ.get("PATH", ""), bin_dir) if p)
+
+
+def patch_hybrid(module) -> None:
+    """After ``pyserini.search.hybrid._searcher`` loads: ``--normalization`` survives a query whose
+    scores on one side all tie (see :mod:`pyserini_i3.plugin.fusion`)."""
+    from pyserini_i3.plugin.fusion import guard
+
+    searcher = require(module, "HybridSearcher")
+    original = require(searcher, "_hybrid_results")
+    searcher._hybrid_results = staticmethod(guard(original, require(module, "DenseSearchResult")))
+
+
+_OPENAI_PLACEHOLDER = "pyserini-i3-placeholder-unused"
+
+
+def openai_key_before(module=None) -> None:
+    """Before Pyserini 1.x's ``encode/_openai.py`` runs: it builds an unused module-level
+    ``openai.OpenAI(api_key='')`` client, which openai >= 2.33 rejects ("missing credentials"),
+    and so breaks ``import pyserini.encode``.  A placeholder key for the length of that import
+    only; nothing changes when the user has set ``OPENAI_API_KEY`` (2.x has no such client)."""
+    if not os.environ.get("OPENAI_API_KEY"):
+        os.environ["OPENAI_API_KEY"] = _OPENAI_PLACEHOLDER
+
+
+def openai_key_after(module=None) -> None:
+    if os.environ.get("OPENAI_API_KEY") == _OPENAI_PLACEHOLDER:
+        del os.environ["OPENAI_API_KEY"]
+    if getattr(module, "api_key", None) == _OPENAI_PLACEHOLDER:
+        module.api_key = ""  # the module's own copy of the key, as it would have read it

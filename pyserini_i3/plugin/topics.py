@@ -1,12 +1,18 @@
 """Offline topics and qrels for Pyserini/Anserini.
 
-Anserini resolves named topics and qrels (``--topics dl19-passage``,
-``trec_eval ... dl19-passage run``) to files in
-``<Java user.home>/.cache/pyserini/topics-and-qrels/`` and downloads them from
-GitHub when they are missing.  ``user.home`` is Java's (the passwd entry, or
-``-Duser.home`` in ``JAVA_TOOL_OPTIONS``), not ``$HOME``.  ``install`` copies official
-files (named as Anserini names them: ``topics.*``, ``qrels.*``) there, so the
-named lookups work offline.  It also seeds Pyserini's own cache
+Named topics and qrels (``--topics dl19-passage``, ``trec_eval ... dl19-passage run``)
+resolve to files that are downloaded from GitHub when missing:
+
+* Pyserini 1.x asks Anserini, which keeps them in
+  ``<Java user.home>/.cache/pyserini/topics-and-qrels/`` (``user.home`` is Java's: the
+  passwd entry, or ``-Duser.home`` in ``JAVA_TOOL_OPTIONS``; not ``$HOME``);
+* Pyserini 2.x resolves them in Python, keeping the files in ``get_cache_home()/topics/``
+  and ``/qrels/`` (``$PYSERINI_CACHE``, else ``<cwd>/.cache/pyserini`` if ``<cwd>/.cache``
+  exists, else ``~/.cache/pyserini``), after fetching the name mappings, which offline
+  come from the files installed here (:mod:`pyserini_i3.plugin.offline`).
+
+``install`` copies official files (named as Anserini names them: ``topics.*``,
+``qrels.*``) where the installed Pyserini looks, so the named lookups work offline.  It also seeds Pyserini's own cache
 (``$PYSERINI_CACHE`` or ``~/.cache/pyserini``) with an offline stand-in for
 ``msmarco_passage_eval.py`` when no copy is there (see :mod:`pyserini_i3.plugin.msmarco_eval`).
 """
@@ -20,6 +26,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from pyserini_i3.plugin.compat import topics_resolved_in_python
 from pyserini_i3.utils.files import copy_atomic
 
 NAME = re.compile(r"^(topics|qrels)\.[^/]+$")
@@ -60,8 +67,20 @@ def java_user_home() -> Path:
 
 
 def anserini_cache_dir() -> Path:
-    """Where Anserini looks up named topics and qrels."""
+    """Where the installed Pyserini looks up named topics and qrels: Anserini's cache (1.x),
+    or Pyserini's cache home (2.x, which keeps ``topics/`` and ``qrels/`` apart)."""
+    if topics_resolved_in_python():
+        from pyserini.util import get_cache_home
+
+        return Path(get_cache_home())
     return java_user_home() / SUBDIR
+
+
+def destination(target: Path, name: str) -> Path:
+    """Where a ``topics.*`` / ``qrels.*`` file goes under ``target`` (see :func:`anserini_cache_dir`)."""
+    if topics_resolved_in_python():
+        return target / name.split(".", 1)[0] / name
+    return target / name
 
 
 def pyserini_eval_dir() -> Path:
@@ -92,7 +111,7 @@ def install(source: str | os.PathLike, dest: str | os.PathLike | None = None, fo
     target = Path(dest) if dest is not None else anserini_cache_dir()
     plan = []
     for src in files:
-        out = target / src.name
+        out = destination(target, src.name)
         if not out.exists():
             plan.append((src, out, "installed"))
         elif filecmp.cmp(src, out, shallow=False):
@@ -124,6 +143,6 @@ def seed_eval_script() -> tuple[str, Path, str]:
 
 def installed(dest: str | os.PathLike | None = None) -> list[Path]:
     target = Path(dest) if dest is not None else anserini_cache_dir()
-    if not target.is_dir():
-        return []
-    return sorted(p for p in target.iterdir() if p.is_file() and NAME.match(p.name))
+    folders = [target / "topics", target / "qrels"] if topics_resolved_in_python() else [target]
+    return sorted(p for folder in folders if folder.is_dir() for p in folder.iterdir()
+                  if p.is_file() and NAME.match(p.name))

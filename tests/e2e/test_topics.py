@@ -1,7 +1,8 @@
-"""``python -m pyserini_i3 topics``: official topic/qrels files where Anserini looks,
-so named topics and qrels work offline; and the MS MARCO MRR@10 stand-in.
+"""``python -m pyserini_i3 topics``: official topic/qrels files where the installed Pyserini
+looks (Anserini's cache on 1.x, Pyserini's ``topics/`` and ``qrels/`` on 2.x), so named
+topics and qrels work offline; and the MS MARCO MRR@10 stand-in.
 
-Java's user.home is redirected into tmp (JAVA_TOOL_OPTIONS), so the real cache is
+Java's user.home and Pyserini's cache are redirected into tmp, so the real caches are
 never written."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import pytest
 
 from helpers import make_minimal_env, run_python
+from pyserini_i3.plugin.compat import topics_resolved_in_python
 
 
 @pytest.fixture
@@ -18,8 +20,23 @@ def env(tmp_path):
     return make_minimal_env(tmp_path / "java-home", tmp_path / "pyserini-cache")
 
 
+PYTHON_SIDE = topics_resolved_in_python()  # Pyserini 2.x
+
+
 def cache_of(tmp_path):
+    """Where `topics where` points."""
+    if PYTHON_SIDE:
+        return tmp_path / "pyserini-cache"
     return tmp_path / "java-home" / ".cache" / "pyserini" / "topics-and-qrels"
+
+
+def installed_path(tmp_path, name: str):
+    return cache_of(tmp_path) / name.split(".", 1)[0] / name if PYTHON_SIDE else cache_of(tmp_path) / name
+
+
+def installed_names(tmp_path) -> list[str]:
+    folders = [cache_of(tmp_path) / "topics", cache_of(tmp_path) / "qrels"] if PYTHON_SIDE else [cache_of(tmp_path)]
+    return sorted(p.name for folder in folders if folder.is_dir() for p in folder.iterdir())
 
 
 def test_where_follows_javas_user_home(env, tmp_path):
@@ -31,10 +48,9 @@ def test_install_then_named_topics_and_qrels_resolve_offline(env, tmp_path, shar
     src = shared_data / "topics-and-qrels"
     out = run_python(["-m", "pyserini_i3", "topics", "install", src], env).stdout
     names = sorted(p.name for p in src.iterdir() if p.name.startswith(("topics.", "qrels.")))
-    cache = cache_of(tmp_path)
-    assert sorted(p.name for p in cache.iterdir()) == names
+    assert installed_names(tmp_path) == names
     for name in names:
-        assert (cache / name).read_bytes() == (src / name).read_bytes()
+        assert installed_path(tmp_path, name).read_bytes() == (src / name).read_bytes()
     assert out.count("installed") == len(names) + 1  # + the eval script
     assert (tmp_path / "pyserini-cache" / "eval" / "msmarco_passage_eval.py").is_file()
 
@@ -46,8 +62,8 @@ def test_install_then_named_topics_and_qrels_resolve_offline(env, tmp_path, shar
     )
     n, first, n_scifact, qrels, dev = json.loads(run_python(["-c", probe], env).stdout.strip().splitlines()[-1])
     assert (n, first, n_scifact) == (43, "do goldfish grow", 300)
-    assert qrels == str(cache / "qrels.dl19-passage.txt")
-    assert dev == str(cache / "qrels.msmarco-passage.dev-subset.txt")
+    assert qrels == str(installed_path(tmp_path, "qrels.dl19-passage.txt"))
+    assert dev == str(installed_path(tmp_path, "qrels.msmarco-passage.dev-subset.txt"))
 
 
 def test_reinstall_is_idempotent_and_conflicts_need_force(env, tmp_path, shared_data):
@@ -59,8 +75,8 @@ def test_reinstall_is_idempotent_and_conflicts_need_force(env, tmp_path, shared_
     args = ["-m", "pyserini_i3", "topics", "install", src, "--no-eval-script"]
     run_python(args, env)
     assert "up to date" in run_python(args, env).stdout
-    cache = cache_of(tmp_path)
-    assert sorted(p.name for p in cache.iterdir()) == ["qrels.mine.txt", "topics.mine.tsv"]
+    assert installed_names(tmp_path) == ["qrels.mine.txt", "topics.mine.tsv"]
+    topics = installed_path(tmp_path, "topics.mine.tsv")
 
     (src / "topics.mine.tsv").write_text("1\tchanged\n")
     (src / "qrels.mine.txt").write_text("1 0 d2 1\n")
@@ -68,10 +84,10 @@ def test_reinstall_is_idempotent_and_conflicts_need_force(env, tmp_path, shared_
     assert failed.returncode == 1
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 1 and "--force" in lines[0] and "qrels.mine.txt" in lines[0]
-    assert (cache / "topics.mine.tsv").read_text() == "1\tfirst\n"  # nothing written: checks come first
+    assert topics.read_text() == "1\tfirst\n"  # nothing written: checks come first
     run_python(args + ["--force"], env)
-    assert (cache / "topics.mine.tsv").read_text() == "1\tchanged\n"
-    assert not list(cache.glob(".*tmp"))
+    assert topics.read_text() == "1\tchanged\n"
+    assert not list(topics.parent.glob(".*tmp"))
 
 
 def test_install_from_a_directory_without_topic_files_is_one_line(env, tmp_path):
@@ -116,3 +132,52 @@ def test_mrr_stand_in_rejects_a_trec_run(tmp_path):
     result = run_python([__import__("pyserini_i3.plugin.msmarco_eval", fromlist=["x"]).__file__,
                          tmp_path / "qrels.txt", tmp_path / "run.txt"], {"PATH": "/usr/bin:/bin"}, check=False)
     assert result.returncode == 1 and "msmarco format" in result.stderr
+
+
+SOCKET_PROBE = """
+import atexit, json, os, socket, time
+_log, _real_getaddrinfo, _real_connect = [], socket.getaddrinfo, socket.socket.connect
+
+def _timed(kind, real):
+    def call(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            _log.append([kind, str(args[0] if kind == "dns" else args[1]), time.perf_counter() - start])
+    return call
+
+socket.getaddrinfo = _timed("dns", _real_getaddrinfo)
+socket.socket.connect = _timed("connect", _real_connect)
+atexit.register(lambda: open(os.environ["SOCKET_LOG"], "a").write(json.dumps(_log) + "\\n"))
+"""
+
+
+def test_named_topics_and_qrels_never_wait_on_a_socket(tmp_path, shared_data):
+    """Offline, after `topics install`: the commands that resolve names spend no time on the network
+    (at most one failed name lookup per process on 2.x, which then stops trying; none with
+    PYSERINI_I3_OFFLINE=1)."""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(SOCKET_PROBE)
+    log = tmp_path / "sockets.jsonl"
+    env = make_minimal_env(tmp_path / "java-home", tmp_path / "pyserini-cache", PYTHONPATH=str(probe),
+                           SOCKET_LOG=str(log))
+    run_python(["-m", "pyserini_i3", "topics", "install", shared_data / "topics-and-qrels"], env)
+    run = tmp_path / "run.txt"
+    run.write_text("156493 Q0 8726436 1 9.0 x\n")
+    commands = [["-c", "from pyserini.search import get_topics; assert len(get_topics('dl19-passage')) == 43"],
+                ["-m", "pyserini.eval.trec_eval", "-c", "-m", "ndcg_cut.10", "dl19-passage", str(run)]]
+    log.write_text("")
+    for command in commands:
+        run_python(command, env)
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(calls) >= len(commands)  # the probe ran in every process
+    waited = [c for process in calls for c in process]
+    assert sum(seconds for _, _, seconds in waited) < 1.0, waited
+    assert all(len(process) <= 2 for process in calls), calls  # one lookup, at most one connect
+
+    log.write_text("")
+    for command in commands:
+        run_python(command, {**env, "PYSERINI_I3_OFFLINE": "1"})
+    assert all(json.loads(line) == [] for line in log.read_text().splitlines())
