@@ -5,27 +5,15 @@ Anserini 2.x).  Every hook point is found by what the installed Pyserini has; a
 missing one is a one-line :class:`HookPointMissing` naming the installed version,
 instead of a traceback from deep inside Pyserini.
 
-==========================  ==========================  ==================================
-hook point                  Pyserini 1.6                Pyserini 2.x
-==========================  ==========================  ==================================
-JVM options                 ``pyserini.setup``          ``pyserini._jvm``
-                            ``configure_classpath``     ``configure_classpath``
-``QueryEncoder.__init__``   ``encoded_query_dir``       ``encoded_queries_dir``
-encoded-queries flag        ``has_encoded_query``       ``has_encoded_queries``
-named topics and qrels      Anserini: ``<Java           Python: castorini/eval mappings
-                            user.home>/.cache/          fetched from GitHub, files under
-                            pyserini/topics-and-qrels/``  ``get_cache_home()/topics|qrels/``
-import-time network         (none)                      prebuilt-index catalogues fetched
-                                                        while ``pyserini.util`` imports
-OpenAI client at import     built with an empty key     (none)
-                            (``encode/_openai.py``)
-==========================  ==========================  ==================================
+What differs between the two ends, hook point by hook point: docs/pyserini.md
+("Pyserini versions").
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,7 +34,25 @@ def pyserini_version() -> str:
         return "(not installed)"
 
 
+def _one_line_excepthook() -> None:
+    """Uncaught, a :class:`HookPointMissing` prints its one line, not the import machinery's
+    traceback (code that catches it sees the exception as usual)."""
+    previous = sys.excepthook
+    if getattr(previous, "_pyserini_i3", False):
+        return
+
+    def excepthook(kind, value, traceback):
+        if isinstance(value, HookPointMissing):
+            print(value, file=sys.stderr)
+        else:
+            previous(kind, value, traceback)
+
+    excepthook._pyserini_i3 = True
+    sys.excepthook = excepthook
+
+
 def missing(what: str) -> HookPointMissing:
+    _one_line_excepthook()
     return HookPointMissing(f"pyserini-i3: Pyserini {pyserini_version()} has no {what}; this version of "
                             f"pyserini-i3 supports Pyserini {SUPPORTED}")
 

@@ -77,6 +77,7 @@ READER_PACKAGE = "io.anserini.search.topicreader."
 
 _real_urlopen = urllib.request.urlopen
 _network_failed = False
+_replaced = urllib.request.urlopen  # what install() swapped out
 
 
 def cache_dir() -> Path:
@@ -164,8 +165,12 @@ def _installed(kind: str) -> list[str]:
 
 def install(module=None) -> None:
     """Before ``pyserini.prebuilt_index_info`` / ``pyserini.search._base`` run: they bind our urlopen."""
+    global _replaced
+    if urllib.request.urlopen is not urlopen:
+        _replaced = urllib.request.urlopen
     urllib.request.urlopen = urlopen
 
 
 def restore(module=None) -> None:
-    urllib.request.urlopen = _real_urlopen
+    """After that module ran: ``urllib.request.urlopen`` is again what :func:`install` replaced."""
+    urllib.request.urlopen = _replaced

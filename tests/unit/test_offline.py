@@ -107,6 +107,19 @@ def test_compat_reports_a_missing_hook_point_in_one_line():
     assert f"Pyserini {compat.pyserini_version()}" in message and compat.SUPPORTED in message
 
 
+def test_an_uncaught_missing_hook_point_prints_one_line_not_a_traceback():
+    import subprocess
+    import sys
+
+    code = ("import types; from pyserini_i3.plugin import compat; "
+            "compat.require(types.ModuleType('pyserini.encode'), 'document_encoder_class_map')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"pyserini-i3: Pyserini {compat.pyserini_version()} has no pyserini.encode.document_encoder_class_map; "
+        f"this version of pyserini-i3 supports Pyserini {compat.SUPPORTED}"]
+
+
 def test_compat_finds_the_encoded_queries_parameter():
     class Old:
         def __init__(self, encoded_query_dir=None): ...
