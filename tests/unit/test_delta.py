@@ -1,6 +1,6 @@
 """The compact model format (LoRA adapters + I^3 heads over a checksummed base).
 
-Training runs use the tiny random BERT of model_fixtures, so each takes seconds.
+Training runs use the tiny random BERT of tests/helpers.py, so each takes seconds.
 """
 
 from __future__ import annotations
