@@ -164,10 +164,11 @@ ROWS = {
     "official-layout": ("I^3, the released code's layout (R over p, I over [p ; mean Q~])",
                         ["--variant", "full", "--reconstructor-attends-to", "cls", "--interactor-input",
                          "cls+pseudo-mean"]),
-    "full-gate": ("I^3 full, identity start (gated interactor)", ["--variant", "full", "--interactor-gate", "true"]),
+    "full-gate": ("I^3 full, identity start (scalar gate)", ["--variant", "full", "--interactor-gate", "scalar"]),
+    "full-lgate": ("I^3 full, identity start (linear gate)", ["--variant", "full", "--interactor-gate", "linear"]),
     "official": ("I^3 official fine-tuned", ["--variant", "official"]),
 }
-I3_ROWS = ("full", "full-gate", "full-norec", "official-layout", "official")
+I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official")
 
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
               "tied")
@@ -392,7 +393,7 @@ def main(argv=None) -> int:
     for kind in args.variants:
         name = ROWS[kind][0]
         against = [de] if kind != "de" else []
-        if kind in ("full", "full-gate") and layer in runs:
+        if kind in ("full", "full-gate", "full-lgate") and layer in runs:
             against.append(layer)
         for other in against:
             if other in runs:

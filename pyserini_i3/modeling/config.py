@@ -17,9 +17,13 @@ encoder (DE) used as the ablation baseline (``variant="de"`` does that).
 ``interactor_input="tokens"`` runs the interactor over ``[p ; H_p[1:]]`` alone: no
 pseudo-query, so no reconstructor, no vocabulary head and no reconstruction loss
 (``variant="de-layer"``, the capacity control: one more layer without the
-interaction).  ``interactor_gate=True`` makes the passage vector
-``p + g * (I(...)[0] - p)`` with a learned scalar ``g`` that starts at 0, so an
-untrained model's passage vectors are exactly the DE's (the identity start).
+interaction).  ``interactor_gate`` is the identity start: ``"scalar"`` makes the passage
+vector ``p + g * (I(...)[0] - p)`` with a learned scalar ``g`` that starts at 0;
+``"linear"`` makes it ``p + W (I(...)[0] - p)`` with a learned d x d matrix ``W`` that
+starts at 0 (a zero-initialised projection, as ControlNet's zero convolutions).  Either
+way an untrained model's passage vectors are exactly the DE's; ``"none"`` (default) is
+the plain interactor.  ``True`` / ``False`` (configs saved before ``"linear"`` existed)
+read as ``"scalar"`` / ``"none"``.
 
 ``fast_path`` (inference only, see ``I3Model.fast_path``): ``off`` (default) is the
 reference computation; ``exact`` computes the same vectors with less work (float
@@ -39,6 +43,7 @@ POOLINGS = ("cls", "mean")
 ATTENDS_TO = ("tokens", "cls")
 INTERACTOR_INPUTS = ("tokens+pseudo", "cls+pseudo-mean", "tokens")
 SLOT_FORMATS = ("mask", "cls-mask-sep")
+INTERACTOR_GATES = ("none", "scalar", "linear")
 FAST_PATHS = ("off", "exact", "int8")
 MIN_MAX_LENGTH = 8
 
@@ -84,7 +89,7 @@ class I3Config(PretrainedConfig):
         reconstructor_attends_to: str | None = None,
         interactor_layers: int = 1,
         interactor_input: str | None = None,
-        interactor_gate: bool = False,
+        interactor_gate: str | bool = "none",
         vocab_head: bool = True,
         tie_vocab_head: bool | None = None,
         query_max_length: int = 32,
@@ -117,7 +122,7 @@ class I3Config(PretrainedConfig):
         self.reconstructor_attends_to = values["reconstructor_attends_to"]
         self.interactor_layers = _as_int("interactor_layers", interactor_layers)
         self.interactor_input = values["interactor_input"]
-        self.interactor_gate = _as_bool("interactor_gate", interactor_gate)
+        self.interactor_gate = _as_gate(interactor_gate)
         self.vocab_head = _as_bool("vocab_head", vocab_head)
         self.tie_vocab_head = _as_bool("tie_vocab_head", values["tie_vocab_head"])
         self.query_max_length = _as_int("query_max_length", query_max_length)
@@ -216,6 +221,17 @@ class I3Config(PretrainedConfig):
         if self.slot_format == "mask":
             return [self.mask_token_id] * m
         return [self.cls_token_id] + [self.mask_token_id] * (m - 2) + [self.sep_token_id]
+
+
+def _as_gate(value) -> str:
+    """``interactor_gate``: one of INTERACTOR_GATES; booleans and "true"/"false" (the earlier form) map
+    to "scalar"/"none"."""
+    aliases = {"true": "scalar", "false": "none"}
+    if isinstance(value, bool):
+        return "scalar" if value else "none"
+    if isinstance(value, str) and value.lower() in (*INTERACTOR_GATES, *aliases):
+        return aliases.get(value.lower(), value.lower())
+    raise ValueError(f"I3Config.interactor_gate must be one of {', '.join(INTERACTOR_GATES)}, not {value!r}")
 
 
 def _as_bool(name: str, value) -> bool:

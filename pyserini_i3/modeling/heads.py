@@ -57,20 +57,35 @@ class Reconstructor(nn.Module):
 
 
 class Interactor(nn.Module):
-    """``gate=True`` adds a scalar ``gate`` (initialised to 0) for ``I3Model``'s identity start:
-    the passage vector is ``p + gate * (I(...)[0] - p)`` (see :meth:`gated`)."""
+    """``gate`` (``I3Model``'s identity start, see :meth:`gated`): ``"none"``, a scalar ``gate``
+    initialised to 0 (``"scalar"``) or a d x d ``gate`` projection initialised to 0 (``"linear"``)."""
 
-    def __init__(self, backbone_config, num_layers: int, gate: bool = False):
+    def __init__(self, backbone_config, num_layers: int, gate: str = "none"):
         super().__init__()
         self.layers = nn.ModuleList(
             nn.TransformerEncoderLayer(**_layer_kwargs(backbone_config)) for _ in range(num_layers)
         )
-        self.gate = nn.Parameter(torch.zeros(())) if gate else None
+        self.gate: nn.Parameter | nn.Linear | None = None
+        if gate == "scalar":
+            self.gate = nn.Parameter(torch.zeros(()))
+        elif gate == "linear":
+            self.gate = nn.Linear(backbone_config.hidden_size, backbone_config.hidden_size, bias=False)
+        self.zero_gate()
+
+    def zero_gate(self) -> None:
+        """Set the gate to 0 (the identity start); ``I3Model`` calls it again after initialising the heads."""
+        if isinstance(self.gate, nn.Linear):
+            nn.init.zeros_(self.gate.weight)
+        elif self.gate is not None:
+            nn.init.zeros_(self.gate)
 
     def gated(self, pooled: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
-        """``output`` itself, or with a gate ``pooled + gate * (output - pooled)``."""
+        """``output`` itself, or ``pooled + gate * (output - pooled)`` (scalar) / ``pooled + gate(output -
+        pooled)`` (linear): ``pooled`` while the gate is 0."""
         if self.gate is None:
             return output
+        if isinstance(self.gate, nn.Linear):
+            return pooled + self.gate(output - pooled)
         return pooled + self.gate.to(output.dtype) * (output - pooled)
 
     def forward(self, hidden: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:

@@ -8,7 +8,7 @@
     s(q, p) = q . v_p   (optionally L2-normalised, divided by a temperature)
 
         = I([p ; H_p[1:]])[0]                  ("de-layer": no pseudo-query, the capacity control)
-    v_p <- p + g * (v_p - p)                   (``interactor_gate``: g starts at 0, v_p = p)
+    v_p <- p + g * (v_p - p)  or  p + W (v_p - p)   (``interactor_gate``: g, W start at 0, v_p = p)
 
 With ``config.interaction = False`` (the DE ablation) ``v_p = p``.  Everything
 after E_p depends on the passage only, so ``v_p`` is computed once at indexing
@@ -96,6 +96,7 @@ class I3Model(nn.Module):
             for module in (self.reconstructor, self.interactor, self.vocab_head):
                 if module is not None:
                     init_like_bert(module, std)
+            self.interactor.zero_gate()  # init_like_bert draws every nn.Linear, the gate's too
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -31,8 +31,10 @@ class ModelArguments:
         "help": "tokens+pseudo | cls+pseudo-mean (default: the variant's; full: tokens+pseudo)"})
     reconstructor_attends_to: str = field(default="", metadata={
         "help": "tokens | cls (default: the variant's; full: tokens)"})
-    interactor_gate: bool = field(default=False, metadata={
-        "help": "identity start: passage vector p + g * (interactor - p), g learned from 0 (step 0 = the DE)"})
+    interactor_gate: str = field(default="none", metadata={
+        "help": "identity start: none | scalar (passage vector p + g * (interactor - p), g learned from 0) | "
+                "linear (p + W (interactor - p), a d x d W learned from 0); step 0 = the DE "
+                "(true / false: scalar / none)"})
     lora_rank: int = field(default=0, metadata={
         "help": "if > 0: train peft LoRA adapters of this rank on the encoders (their weights frozen) and the "
                 "I^3 heads in full; the output stores only adapters + heads over the checksummed base"})

@@ -226,8 +226,10 @@ OPTIONS = [
     dict(variant="official", tied_encoders=True, pooling="mean", normalize=True, num_slots=6),
     dict(variant="de-layer"),
     dict(interactor_input="tokens"),
-    dict(interactor_gate=True),
-    dict(variant="official", interactor_gate=True),
+    dict(interactor_gate="scalar"),
+    dict(variant="official", interactor_gate="scalar"),
+    dict(interactor_gate="linear"),
+    dict(variant="de-layer", interactor_gate="linear"),
     dict(slot_format="cls-mask-sep"),
     dict(query_max_length=16, passage_max_length=64),
 ]
@@ -239,7 +241,7 @@ def _structure(model: I3Model) -> dict:
     if out["interaction"]:
         out.update(i_layers=len(model.interactor.layers), vocab_head=model.vocab_head is not None)
         if model.interactor.gate is not None:
-            out["gate"] = True
+            out["gate"] = "linear" if isinstance(model.interactor.gate, torch.nn.Linear) else "scalar"
         if model.reconstructor is not None:
             out.update(r_layers=len(model.reconstructor.layers), slots=model.slot_ids.numel())
         if model.vocab_head is not None:
@@ -247,8 +249,8 @@ def _structure(model: I3Model) -> dict:
     expected = dict(query_encoder=not c.tied_encoders, interaction=c.interaction)
     if c.interaction:
         expected.update(i_layers=c.interactor_layers, vocab_head=c.vocab_head and c.reconstructs)
-        if c.interactor_gate:
-            expected["gate"] = True
+        if c.interactor_gate != "none":
+            expected["gate"] = c.interactor_gate
         if c.reconstructs:
             expected.update(r_layers=c.reconstructor_layers, slots=c.num_slots)
         if c.vocab_head and c.reconstructs:

@@ -120,9 +120,13 @@ def test_ablation_options_reach_the_model(tiny_backbone, train_file, tmp_path):
     assert log(tmp_path / "layer")[0]["reconstruction"] == 0.0
     run(base_args(tiny_backbone, train_file, tmp_path / "gate", "--max-steps", "2", "--interactor-gate", "true"))
     config = json.loads((tmp_path / "gate" / "config.json").read_text())
-    assert config["interactor_gate"] is True
+    assert config["interactor_gate"] == "scalar"  # "true", the earlier spelling
     gate = load_file(str(tmp_path / "gate" / "model.safetensors"))["interactor.gate"]
     assert gate.shape == () and float(gate) != 0.0  # learned away from its zero start
+    run(base_args(tiny_backbone, train_file, tmp_path / "linear", "--max-steps", "2", "--interactor-gate", "linear"))
+    assert json.loads((tmp_path / "linear" / "config.json").read_text())["interactor_gate"] == "linear"
+    weight = load_file(str(tmp_path / "linear" / "model.safetensors"))["interactor.gate.weight"]
+    assert weight.shape[0] == weight.shape[1] and weight.abs().max() > 0
 
 
 def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
