@@ -219,7 +219,7 @@ def merge_timings(path: Path, timings: dict[str, float]) -> dict[str, float]:
             merged[key] = round(seconds, 1)
         else:
             merged.setdefault(key, None)
-    path.write_text(json.dumps(merged, indent=2) + "\n")
+    write_atomic(path, json.dumps(merged, indent=2) + "\n")
     return {key: merged[key] for key in timings}
 
 
@@ -300,9 +300,14 @@ def write_report(results: dict, out: Path, name: str = "results") -> None:
               "Rows: `train` flags on top of the sizing: " + "; ".join(
                   f"`{row}` = `{' '.join(ROWS[row][1])}`" for row in results["sizing"].get("variants", [])) + ".", "",
               "Per-run configs: `configs/`; TREC runs of the best seed (top 100 per query): `*.top100.trec.gz`; "
-              "curves: `training_curves.png`."]
-    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
-    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+              f"curves: `{curves_name(name)}`."]
+    write_atomic(out / f"{name}.md", "\n".join(lines) + "\n")
+    write_atomic(out / f"{name}.json", json.dumps(results, indent=2) + "\n")
+
+
+def curves_name(report: str) -> str:
+    """The training-curves figure of a report: training_curves.png for ``results``, else training_curves-REPORT.png."""
+    return "training_curves.png" if report == "results" else f"training_curves-{report}.png"
 
 
 # --------------------------------------------------------------------------- main
@@ -431,9 +436,9 @@ def main(argv=None) -> int:
     for run in best.values():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
         top = "".join(line for line in run.read_text().splitlines(keepends=True) if int(line.split()[3]) <= 100)
         # mtime 0: the same run gives the same bytes, so a re-run does not touch committed files
-        (out / f"{run.stem}.top100.trec.gz").write_bytes(gzip.compress(top.encode(), mtime=0))
+        write_atomic(out / f"{run.stem}.top100.trec.gz", gzip.compress(top.encode(), mtime=0))
     if models:
-        plot_curves(models, out / f"training_curves{'' if args.report == 'results' else '-' + args.report}.png")
+        plot_curves(models, out / curves_name(args.report))
     write_report(results, out, args.report)
     print((out / f"{args.report}.md").read_text())
     return 0
