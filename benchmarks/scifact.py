@@ -11,11 +11,15 @@ Trains on SciFact train (809 queries, BM25 hard negatives from
 
 and writes ``runs/scifact/``: results.md / results.json (mean and spread over seeds,
 a per-query paired t-test of I^3 against DE), the config of every run, gzipped TREC
-runs of the best seed, and training curves (training_curves.png).
+runs, and training curves (training_curves.png).
 
-Finished stages are kept in ``--work`` (gitignored), so an interrupted benchmark
-continues where it stopped.  Usage: ``make bench-scifact`` or
-``python benchmarks/scifact.py --help``.
+Two caches make it resumable.  Finished stages (models, indexes, runs) are kept in
+``--work`` (gitignored), so an interrupted benchmark continues where it stopped.  Each
+finished (row, seed) run also leaves a *cell* in ``OUT/cells/`` (committed with the
+results): its scores, per-query nDCG@10, seconds, training log and top-100 TREC run.  A
+cell found there is not trained again, so a grid can be run in parts, on different
+machines, and a report rebuilt from the committed cells alone.  Usage:
+``make bench-scifact`` or ``python benchmarks/scifact.py --help``.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from pathlib import Path
 from pyserini_i3.eval.commands import display_path
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
 from pyserini_i3.utils import pyserini_commands as cmd
-from pyserini_i3.utils.files import write_atomic
+from pyserini_i3.utils.files import copy_atomic, write_atomic
 from pyserini_i3.utils.formats import read_qrels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -223,6 +227,44 @@ def merge_timings(path: Path, timings: dict[str, float]) -> dict[str, float]:
     return {key: merged[key] for key in timings}
 
 
+# --------------------------------------------------------------------------- cells
+def cell_stem(model_name: str, args) -> str:
+    """A cell's file stem: the model (row, seed, training settings) and the evaluation length."""
+    return f"{model_name}.e{args.eval_passage_length}"
+
+
+def top100(run: Path) -> bytes:
+    """The first 100 hits per query, gzipped (mtime 0: the same run gives the same bytes); enough for every
+    metric reported (R@100 is the deepest)."""
+    text = "".join(line for line in run.read_text().splitlines(keepends=True) if int(line.split()[3]) <= 100)
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def load_cell(out: Path, stem: str) -> dict | None:
+    """The committed record of a finished (row, seed) run, or None if there is none."""
+    path = out / "cells" / f"{stem}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def save_cell(out: Path, stem: str, kind: str, seed: int, model: Path, run: Path, seconds: dict,
+              qrels: Path, log: Path) -> dict:
+    """Write a finished run's cell (run, training log, configs, then the record last) and return the record."""
+    cells = out / "cells"
+    write_atomic(cells / f"{stem}.top100.trec.gz", top100(run))
+    copy_atomic(model / "train_log.jsonl", cells / f"{stem}.train_log.jsonl")
+    training_args = json.loads((model / "training_args.json").read_text())
+    for key in ("train_file", "output_dir", "base"):  # paths as the record names them, not this machine's
+        if key in training_args and os.path.isabs(str(training_args[key])):
+            training_args[key] = display_path(training_args[key])
+    write_atomic(out / "configs" / f"{model.name}.training_args.json", json.dumps(training_args, indent=2) + "\n")
+    copy_atomic(model / "config.json", out / "configs" / f"{model.name}.config.json")
+    record = {"row": kind, "seed": seed, "model": model.name, "scores": trec_eval(qrels, run, log),
+              "seconds": seconds, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+              "date": time.strftime("%Y-%m-%d"), "per_query_ndcg10": per_query(qrels, run)}
+    write_atomic(cells / f"{stem}.json", json.dumps(record, indent=1) + "\n")
+    return record
+
+
 # --------------------------------------------------------------------------- report
 def summarize(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -238,15 +280,15 @@ def paired_t(a: dict[str, float], b: dict[str, float]) -> dict:
     return {"queries": len(qids), "mean_diff": statistics.fmean(x) - statistics.fmean(y), "t": float(t), "p": float(p)}
 
 
-def plot_curves(models: dict[str, Path], out: Path) -> None:
+def plot_curves(logs: dict[str, Path], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, model in sorted(models.items()):
-        with open(model / "train_log.jsonl") as f:
+    for name, path in sorted(logs.items()):
+        with open(path) as f:
             records = [json.loads(line) for line in f]
         steps = [r["step"] for r in records]
         axes[0].plot(steps, [r["contrastive"] for r in records], label=name, alpha=0.8)
@@ -255,7 +297,8 @@ def plot_curves(models: dict[str, Path], out: Path) -> None:
     axes[0].set(title="contrastive loss", xlabel="step")
     axes[1].set(title="reconstruction loss (I^3)", xlabel="step")
     for ax in axes:
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
@@ -299,7 +342,8 @@ def write_report(results: dict, out: Path, name: str = "results") -> None:
     lines += ["## Sizing", "", "```json", json.dumps(results["sizing"], indent=2), "```", "",
               "Rows: `train` flags on top of the sizing: " + "; ".join(
                   f"`{row}` = `{' '.join(ROWS[row][1])}`" for row in results["sizing"].get("variants", [])) + ".", "",
-              "Per-run configs: `configs/`; TREC runs of the best seed (top 100 per query): `*.top100.trec.gz`; "
+              "Per-run configs: `configs/`; each trained run's scores, per-query nDCG@10, seconds, training log "
+              "and TREC run (top 100 per query): `cells/`; TREC runs of the other systems: `*.top100.trec.gz`; "
               f"curves: `{curves_name(name)}`."]
     write_atomic(out / f"{name}.md", "\n".join(lines) + "\n")
     write_atomic(out / f"{name}.json", json.dumps(results, indent=2) + "\n")
@@ -333,6 +377,8 @@ def main(argv=None) -> int:
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0],
                         help="hybrid weights tried on the train queries (never on test)")
     parser.add_argument("--no-hybrid", action="store_true", help="skip the hybrid BM25 + best I^3 seed row")
+    parser.add_argument("--cells-only", action="store_true",
+                        help="train nothing: report the (row, seed) runs already in OUT/cells/ (a grid run in parts)")
     args = parser.parse_args(argv)
 
     if not (args.shared / "scifact" / "corpus.jsonl").is_file():
@@ -350,8 +396,7 @@ def main(argv=None) -> int:
                                  "--split", "train", "--output", train_file, "--depth", "100", "--negatives", "15"],
                                 log)
 
-    runs: dict[str, list[Path]] = {}
-    models: dict[str, Path] = {}
+    runs: dict[str, list[Path]] = {}  # systems evaluated from their runs here: BM25, the base, hybrid
     bm25_run, timings["bm25_search"] = bm25(col, work, log, col["topics"], "bm25")
     runs["BM25 (Pyserini)"] = [bm25_run]
 
@@ -359,16 +404,24 @@ def main(argv=None) -> int:
     base_index, timings["encode_base"] = dense_index(base, col, work, log, args)
     runs["zero-shot base (DE)"] = [dense_run(base, base_index, col["topics"], work, log, "base")]
 
-    indexes: dict[str, Path] = {}
-    row_models: dict[str, list[str]] = {}
+    # trained rows: one cell per (row, seed), taken from OUT/cells/ when it is there
+    cells: dict[str, list[dict]] = {}
     for kind in args.variants:
         for seed in args.seeds:
-            model, seconds = train(kind, seed, train_file, work, log, args)
-            timings[f"train_{model.name}"] = seconds
-            index, timings[f"encode_{model.name}"] = dense_index(model, col, work, log, args)
-            models[model.name], indexes[model.name] = model, index
-            row_models.setdefault(ROWS[kind][0], []).append(model.name)
-            runs.setdefault(ROWS[kind][0], []).append(dense_run(model, index, col["topics"], work, log, model.name))
+            name = f"{kind}-seed{seed}-{train_tag(args)}"
+            stem = cell_stem(name, args)
+            record = load_cell(out, stem)
+            if record is None and args.cells_only:
+                continue
+            if record is None:
+                model, train_s = train(kind, seed, train_file, work, log, args)
+                index, encode_s = dense_index(model, col, work, log, args)
+                run = dense_run(model, index, col["topics"], work, log, name)
+                seconds = merge_timings(work / "timings.json", {f"train_{name}": train_s, f"encode_{name}": encode_s})
+                record = save_cell(out, stem, kind, seed, model, run,
+                                   {"train": seconds[f"train_{name}"], "encode": seconds[f"encode_{name}"]},
+                                   col["qrels"], log)
+            cells.setdefault(ROWS[kind][0], []).append(record)
 
     timings = merge_timings(work / "timings.json", timings)
     results: dict = {"systems": {},
@@ -385,60 +438,58 @@ def main(argv=None) -> int:
         results["systems"][name] = {"runs": len(system_runs),
                                     "scores": {m: summarize([s[m] for s in scores]) for m in METRICS},
                                     "per_seed_ndcg10": [s["ndcg_cut_10"] for s in scores]}
-        if name in row_models:
-            results["systems"][name]["models"] = row_models[name]
-            results["systems"][name]["seconds"] = {
-                stage: [timings.get(f"{stage}_{m}") for m in row_models[name]] for stage in ("train", "encode")}
-        best[name] = system_runs[max(range(len(scores)), key=lambda i: scores[i]["ndcg_cut_10"])]
-        pq = [per_query(col["qrels"], r) for r in system_runs]
-        per_system_queries[name] = {q: statistics.fmean(p[q] for p in pq) for q in pq[0]}
+        best[name] = system_runs[0]
+    for name, records in cells.items():
+        results["systems"][name] = {
+            "runs": len(records), "scores": {m: summarize([r["scores"][m] for r in records]) for m in METRICS},
+            "per_seed_ndcg10": [r["scores"]["ndcg_cut_10"] for r in records],
+            "models": [r["model"] for r in records],
+            "seconds": {stage: [r["seconds"][stage] for r in records] for stage in ("train", "encode")}}
+        per_system_queries[name] = {q: statistics.fmean(r["per_query_ndcg10"][q] for r in records)
+                                    for q in records[0]["per_query_ndcg10"]}
 
     tests = []
     de, layer = ROWS["de"][0], ROWS["de-layer"][0]
     for kind in args.variants:
         name = ROWS[kind][0]
+        if name not in cells:
+            continue
         against = [de] if kind != "de" else []
-        if kind in ("full", "full-gate", "full-lgate") and layer in runs:
+        if kind in ("full", "full-gate", "full-lgate") and layer in cells:
             against.append(layer)
         for other in against:
-            if other in runs:
+            if other in cells:
                 tests.append({"system": name, "against": other,
                               **paired_t(per_system_queries[name], per_system_queries[other])})
     results["ttests"] = tests
 
-    i3_name = next((ROWS[k][0] for k in args.variants if k in I3_ROWS), None)
+    i3_name = next((ROWS[k][0] for k in args.variants if k in I3_ROWS and ROWS[k][0] in cells), None)
     if i3_name and not args.no_hybrid:  # hybrid BM25 + the best I^3 seed; alpha chosen on the train queries
-        model = work / "models" / best[i3_name].stem
+        record = max(cells[i3_name], key=lambda r: r["scores"]["ndcg_cut_10"])
+        # the model itself: from --work, or trained again (training is seeded: the same model)
+        model, _ = train(record["row"], record["seed"], train_file, work, log, args)
+        index, _ = dense_index(model, col, work, log, args)
         bm25_train, _ = bm25(col, work, log, col["train_topics"], "bm25-train")
         tuning = {}
         for alpha in args.alphas:
-            run = hybrid_run(model, indexes[model.name], col["train_topics"], work, log, alpha,
+            run = hybrid_run(model, index, col["train_topics"], work, log, alpha,
                              f"hybrid-{model.name}-train-a{alpha}")  # the model in the name: cached runs never mix
             tuning[alpha] = trec_eval(col["train_qrels"], run, log)["ndcg_cut_10"]
         alpha = max(tuning, key=tuning.get)
         results["hybrid_alpha_on_train"] = {"tried": tuning, "chosen": alpha}
-        hybrid = hybrid_run(model, indexes[model.name], col["topics"], work, log, alpha, f"hybrid-{model.name}")
+        hybrid = hybrid_run(model, index, col["topics"], work, log, alpha, f"hybrid-{model.name}")
         name = f"hybrid BM25 + {i3_name} (best seed, alpha {alpha})"
-        runs[name] = [hybrid]
         s = trec_eval(col["qrels"], hybrid, log)
         results["systems"][name] = {"runs": 1, "scores": {m: summarize([s[m]]) for m in METRICS}}
         best[name] = hybrid
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "configs").mkdir(exist_ok=True)
-    for model in models.values():
-        training_args = json.loads((model / "training_args.json").read_text())
-        for key in ("train_file", "output_dir", "base"):  # paths as the record names them, not this machine's
-            if key in training_args and os.path.isabs(str(training_args[key])):
-                training_args[key] = display_path(training_args[key])
-        write_atomic(out / "configs" / f"{model.name}.training_args.json", json.dumps(training_args, indent=2) + "\n")
-        shutil.copy(model / "config.json", out / "configs" / f"{model.name}.config.json")
-    for run in best.values():  # top 100 per query: enough for every metric reported (R@100 is the deepest)
-        top = "".join(line for line in run.read_text().splitlines(keepends=True) if int(line.split()[3]) <= 100)
-        # mtime 0: the same run gives the same bytes, so a re-run does not touch committed files
-        write_atomic(out / f"{run.stem}.top100.trec.gz", gzip.compress(top.encode(), mtime=0))
-    if models:
-        plot_curves(models, out / curves_name(args.report))
+    for run in best.values():
+        write_atomic(out / f"{run.stem}.top100.trec.gz", top100(run))
+    logs = {r["model"]: out / "cells" / f"{cell_stem(r['model'], args)}.train_log.jsonl"
+            for records in cells.values() for r in records}
+    if logs:
+        plot_curves(logs, out / curves_name(args.report))
     write_report(results, out, args.report)
     print((out / f"{args.report}.md").read_text())
     return 0

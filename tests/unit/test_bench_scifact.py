@@ -1,5 +1,6 @@
 """The SciFact benchmark's bookkeeping (the benchmark itself runs with ``make bench-scifact``)."""
 
+import gzip
 import importlib.util
 import json
 from pathlib import Path
@@ -41,3 +42,81 @@ def test_a_report_names_its_own_curves_and_tests(bench, tmp_path):
     assert json.loads((tmp_path / "ablation.json").read_text())["ttests"][0]["p"] == 0.04
     bench.write_report(results, tmp_path)
     assert "curves: `training_curves.png`" in (tmp_path / "results.md").read_text()
+
+
+def _run_file(path, qids=("1", "2"), depth=120):
+    lines = [f"{q} Q0 d{r} {r} {1000 - r} x\n" for q in qids for r in range(1, depth + 1)]
+    path.write_text("".join(lines))
+    return path
+
+
+def _model_dir(path, train_file="/elsewhere/train.jsonl"):
+    path.mkdir(parents=True)
+    (path / "config.json").write_text('{"variant": "de"}\n')
+    (path / "training_args.json").write_text(json.dumps({"train_file": str(train_file), "seed": 1}))
+    (path / "train_log.jsonl").write_text('{"step": 1, "contrastive": 1.0, "reconstruction": 0.0}\n')
+    return path
+
+
+def test_a_cell_keeps_what_the_report_needs_without_the_model(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "trec_eval", lambda qrels, run, log: dict.fromkeys(bench.METRICS, 0.5))
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("1 0 d1 1\n2 0 d3 1\n")
+    model = _model_dir(tmp_path / "models" / "de-seed1-aaaa", bench.REPO / ".work" / "b" / "train.jsonl")
+    out = tmp_path / "out"
+    record = bench.save_cell(out, "de-seed1-aaaa.e256", "de", 1, model, _run_file(tmp_path / "run.trec"),
+                             {"train": 60.0, "encode": None}, qrels, tmp_path / "log")
+    assert bench.load_cell(out, "de-seed1-aaaa.e256") == record
+    assert record["per_query_ndcg10"] == {"1": 1.0, "2": 0.5}  # d1 at rank 1; d3 at rank 3: 1/log2(4)
+    assert record["seconds"] == {"train": 60.0, "encode": None}
+    run = gzip.decompress((out / "cells" / "de-seed1-aaaa.e256.top100.trec.gz").read_bytes()).decode()
+    assert len(run.splitlines()) == 200 and max(int(line.split()[3]) for line in run.splitlines()) == 100
+    args = json.loads((out / "configs" / "de-seed1-aaaa.training_args.json").read_text())
+    assert args["train_file"] == ".work/b/train.jsonl"  # as a run record names it
+    assert (out / "cells" / "de-seed1-aaaa.e256.train_log.jsonl").is_file()
+    assert bench.load_cell(out, "de-seed2-aaaa.e256") is None
+
+
+def test_a_committed_cell_is_not_trained_again(bench, tmp_path, monkeypatch):
+    """A grid resumes from OUT/cells/ alone (a machine without the --work cache): nothing is trained."""
+    shared, work, out = tmp_path / "shared", tmp_path / "work", tmp_path / "out"
+    (shared / "scifact").mkdir(parents=True)
+    (shared / "scifact" / "corpus.jsonl").write_text("{}\n")
+    work.mkdir()
+    (work / "scifact-train.jsonl").write_text("{}\n")
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("1 0 d1 1\n2 0 d3 1\n")
+    col = {"corpus": tmp_path / "c.jsonl", "topics": tmp_path / "t.tsv", "qrels": qrels}
+    monkeypatch.setattr(bench, "write_collection", lambda shared, work: col)
+    monkeypatch.setattr(bench, "trec_eval", lambda qrels, run, log: dict.fromkeys(bench.METRICS, 0.5))
+    monkeypatch.setattr(bench, "bm25", lambda *a: (_run_file(tmp_path / "bm25.trec"), 0.0))
+    monkeypatch.setattr(bench, "zero_shot", lambda work, args: tmp_path / "base")
+    monkeypatch.setattr(bench, "dense_index", lambda *a: (tmp_path / "index", 0.0))
+    monkeypatch.setattr(bench, "dense_run", lambda model, index, topics, work, log, name:
+                        _run_file(tmp_path / f"{name}.trec"))
+
+    def no_training(*a):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(bench, "train", no_training)
+    argv = ["--shared", str(shared), "--work", str(work), "--out", str(out), "--rows", "de", "--seeds", "1", "2",
+            "--no-hybrid", "--report", "grid"]
+    tag = bench.train_tag(bench.argparse.Namespace(**{
+        "base": bench.DEFAULT_BACKBONE, "steps": 100, "batch_size": 8, "group_size": 4, "train_passage_length": 128,
+        "lr": 2e-5, "head_lr": 1e-3, "rec_weight": 0.1, "tied": False}))
+    for seed in (1, 2):
+        name = f"de-seed{seed}-{tag}"
+        bench.save_cell(out, f"{name}.e256", "de", seed, _model_dir(tmp_path / "models" / name),
+                        _run_file(tmp_path / f"cell{seed}.trec"), {"train": 60.0 * seed, "encode": 30.0}, qrels,
+                        tmp_path / "log")
+    assert bench.main(argv) == 0
+    results = json.loads((out / "grid.json").read_text())
+    de = results["systems"]["DE fine-tuned"]
+    assert de["runs"] == 2 and de["seconds"] == {"train": [60.0, 120.0], "encode": [30.0, 30.0]}
+    assert "| 1.5 | 0.5 |" in (out / "grid.md").read_text()  # mean train / encode minutes
+    assert (out / "training_curves-grid.png").is_file()
+
+    # --cells-only reports what is there: seed 3 and the full row have no cell, and nothing is trained
+    assert bench.main([*argv, "--rows", "de", "full", "--seeds", "1", "2", "3", "--cells-only"]) == 0
+    results = json.loads((out / "grid.json").read_text())
+    assert results["systems"]["DE fine-tuned"]["runs"] == 2 and "I^3 full fine-tuned" not in results["systems"]
