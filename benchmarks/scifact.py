@@ -186,9 +186,14 @@ def train_tag(args) -> str:
     return hashlib.sha1(settings.encode()).hexdigest()[:8]
 
 
+def model_name(kind: str, seed: int, args) -> str:
+    """The name of a row's trained model: its directory in --work, its configs and its cell."""
+    return f"{kind}-seed{seed}-{train_tag(args)}"
+
+
 def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -> tuple[Path, float]:
     """The trained model directory and the seconds training took now (0.0: it was in the cache)."""
-    out = work / "models" / f"{kind}-seed{seed}-{train_tag(args)}"
+    out = work / "models" / model_name(kind, seed, args)
     seconds = 0.0
     if not trained(out):
         argv = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
@@ -408,7 +413,7 @@ def main(argv=None) -> int:
     cells: dict[str, list[dict]] = {}
     for kind in args.variants:
         for seed in args.seeds:
-            name = f"{kind}-seed{seed}-{train_tag(args)}"
+            name = model_name(kind, seed, args)
             stem = cell_stem(name, args)
             record = load_cell(out, stem)
             if record is None and args.cells_only:
@@ -432,13 +437,13 @@ def main(argv=None) -> int:
                      "timings_s": timings}
     results["sizing"]["base"] = str(args.base)
     per_system_queries: dict[str, dict[str, float]] = {}
-    best: dict[str, Path] = {}
+    published: dict[str, Path] = {}  # runs of the systems not in cells, written as OUT/NAME.top100.trec.gz
     for name, system_runs in runs.items():
         scores = [trec_eval(col["qrels"], r, log) for r in system_runs]
         results["systems"][name] = {"runs": len(system_runs),
                                     "scores": {m: summarize([s[m] for s in scores]) for m in METRICS},
                                     "per_seed_ndcg10": [s["ndcg_cut_10"] for s in scores]}
-        best[name] = system_runs[0]
+        published[name] = system_runs[0]
     for name, records in cells.items():
         results["systems"][name] = {
             "runs": len(records), "scores": {m: summarize([r["scores"][m] for r in records]) for m in METRICS},
@@ -481,10 +486,10 @@ def main(argv=None) -> int:
         name = f"hybrid BM25 + {i3_name} (best seed, alpha {alpha})"
         s = trec_eval(col["qrels"], hybrid, log)
         results["systems"][name] = {"runs": 1, "scores": {m: summarize([s[m]]) for m in METRICS}}
-        best[name] = hybrid
+        published[name] = hybrid
 
     out.mkdir(parents=True, exist_ok=True)
-    for run in best.values():
+    for run in published.values():
         write_atomic(out / f"{run.stem}.top100.trec.gz", top100(run))
     logs = {r["model"]: out / "cells" / f"{cell_stem(r['model'], args)}.train_log.jsonl"
             for records in cells.values() for r in records}
