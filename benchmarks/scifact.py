@@ -160,6 +160,7 @@ def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, al
 
 
 # rows of the comparison: name -> (label, `train` flags beyond the shared sizing)
+VALIDATION = ["--validation-queries", "50", "--eval-steps", "25"]
 ROWS = {
     "de": ("DE fine-tuned", ["--variant", "de"]),
     "de-layer": ("DE + layer (interactor over [p ; H_p[1:]], no pseudo-query)", ["--variant", "de-layer"]),
@@ -171,8 +172,14 @@ ROWS = {
     "full-gate": ("I^3 full, identity start (scalar gate)", ["--variant", "full", "--interactor-gate", "scalar"]),
     "full-lgate": ("I^3 full, identity start (linear gate)", ["--variant", "full", "--interactor-gate", "linear"]),
     "official": ("I^3 official fine-tuned", ["--variant", "official"]),
+    # the best-step lever: 50 train queries held out, evaluated every 25 steps (step 0 = the start included)
+    "de-val": ("DE fine-tuned, best validation step", ["--variant", "de", *VALIDATION]),
+    "full-lgate-val": ("I^3 full, identity start (linear gate), best validation step",
+                       ["--variant", "full", "--interactor-gate", "linear", *VALIDATION]),
 }
-I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official")
+BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate"}
+BASE = "zero-shot base (DE)"
+I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official", "full-lgate-val")
 
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
               "tied")
@@ -266,6 +273,8 @@ def save_cell(out: Path, stem: str, kind: str, seed: int, model: Path, run: Path
     record = {"row": kind, "seed": seed, "model": model.name, "scores": trec_eval(qrels, run, log),
               "seconds": seconds, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "date": time.strftime("%Y-%m-%d"), "per_query_ndcg10": per_query(qrels, run)}
+    if (model / "validation.json").is_file():  # a best-step row: which step was kept, and every evaluation
+        record["validation"] = json.loads((model / "validation.json").read_text())
     write_atomic(cells / f"{stem}.json", json.dumps(record, indent=1) + "\n")
     return record
 
@@ -407,7 +416,7 @@ def main(argv=None) -> int:
 
     base = zero_shot(work, args)
     base_index, timings["encode_base"] = dense_index(base, col, work, log, args)
-    runs["zero-shot base (DE)"] = [dense_run(base, base_index, col["topics"], work, log, "base")]
+    runs[BASE] = [dense_run(base, base_index, col["topics"], work, log, "base")]
 
     # trained rows: one cell per (row, seed), taken from OUT/cells/ when it is there
     cells: dict[str, list[dict]] = {}
@@ -444,6 +453,7 @@ def main(argv=None) -> int:
                                     "scores": {m: summarize([s[m] for s in scores]) for m in METRICS},
                                     "per_seed_ndcg10": [s["ndcg_cut_10"] for s in scores]}
         published[name] = system_runs[0]
+        per_system_queries[name] = per_query(col["qrels"], system_runs[0])
     for name, records in cells.items():
         results["systems"][name] = {
             "runs": len(records), "scores": {m: summarize([r["scores"][m] for r in records]) for m in METRICS},
@@ -462,8 +472,10 @@ def main(argv=None) -> int:
         against = [de] if kind != "de" else []
         if kind in ("full", "full-gate", "full-lgate") and layer in cells:
             against.append(layer)
-        for other in against:
-            if other in cells:
+        if kind in BEST_STEP_OF:  # the lever against the same row without it, and against where it started
+            against += [ROWS[BEST_STEP_OF[kind]][0], BASE]
+        for other in dict.fromkeys(against):  # in order, once each
+            if other in cells or other == BASE:
                 tests.append({"system": name, "against": other,
                               **paired_t(per_system_queries[name], per_system_queries[other])})
     results["ttests"] = tests

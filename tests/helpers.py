@@ -216,8 +216,8 @@ TOPICAL = WORDS[40:90]
 TRAIN_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
-def write_training_file(path: Path, n: int = 16, negatives: int = 5, scores: bool = False) -> Path:
-    rng = random.Random(0)
+def write_training_file(path: Path, n: int = 16, negatives: int = 5, scores: bool = False, seed: int = 0) -> Path:
+    rng = random.Random(seed)
     with open(path, "w") as f:
         for i in range(n):
             query = " ".join(rng.sample(TOPICAL, 3))

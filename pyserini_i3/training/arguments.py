@@ -53,6 +53,12 @@ class DataArguments:
     passage_max_length: int = 192
     group_size: int = field(default=8, metadata={"help": "passages per query: 1 positive + hard negatives"})
     rec_targets: str = field(default="both", metadata={"help": "query | pseudo | both | none"})
+    validation_file: str = field(default="", metadata={
+        "help": "Tevatron-shaped JSONL of held-out queries: evaluated during training (nDCG@10, MRR@10 over "
+                "the pooled passages of its examples), the best step kept"})
+    validation_queries: int = field(default=0, metadata={
+        "help": "if > 0 (and no --validation-file): hold out this many queries of --train-file, drawn with "
+                "--seed, as the validation set; they are not trained on"})
 
 
 @dataclass
@@ -77,6 +83,13 @@ class TrainingArguments:
     kd_weight: float = field(default=1.0, metadata={"help": "lambda_kd, used when the file has teacher scores"})
     gradient_checkpointing: bool = False
     seed: int = 42
+    eval_steps: int = field(default=0, metadata={
+        "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: ten times "
+                "over the run)"})
+    validation_metric: str = field(default="ndcg@10", metadata={"help": "ndcg@10 | mrr@10: what 'best' means"})
+    keep_best: bool = field(default=True, metadata={
+        "help": "with a validation set: the output is the best evaluated step (step 0, the untrained start, "
+                "included), not the last; validation.json in the output records every evaluation"})
     save_steps: int = field(default=0, metadata={"help": "checkpoint every N steps (0: only at the end)"})
     save_total_limit: int = 2
     logging_steps: int = 1
@@ -130,5 +143,16 @@ class TrainArguments:
             if is_i3_model_dir(self.model.base):
                 raise ValueError(f"--lora-rank adds adapters to a plain backbone (the base the output is rebuilt "
                                  f"from), not to the I^3 model directory {self.model.base}")
+        from pyserini_i3.training.validation import METRICS
+
+        if self.training.validation_metric not in METRICS:
+            raise ValueError(f"--validation-metric must be one of {', '.join(METRICS)}, "
+                             f"not {self.training.validation_metric!r}")
+        if self.data.validation_queries < 0 or self.training.eval_steps < 0:
+            raise ValueError("--validation-queries and --eval-steps must be 0 or more")
+        if self.data.validation_file and self.data.validation_queries:
+            raise ValueError("give --validation-file or --validation-queries, not both")
+        if self.data.validation_file and not Path(self.data.validation_file).is_file():
+            raise ValueError(f"--validation-file {self.data.validation_file}: no such file")
         if not Path(self.data.train_file).is_file():
             raise ValueError(f"--train-file {self.data.train_file}: no such file")

@@ -31,6 +31,7 @@ from pyserini_i3.training.arguments import TrainArguments
 from pyserini_i3.training.batching import Collator, TrainGroups, epoch_order
 from pyserini_i3.training.distributed import DistributedContext, init_distributed, shutdown
 from pyserini_i3.training.examples import read_training_file
+from pyserini_i3.training.validation import BestStep, Validator, hold_out
 from pyserini_i3.utils.files import atomic_dir, write_atomic
 from pyserini_i3.utils.formats import Problems
 
@@ -161,6 +162,7 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
                         f" ({skipped} skipped)" if skipped else "")
         if not examples:
             raise ValueError(f"--train-file {args.data.train_file}: no usable training example")
+        examples, validator = _validation_set(args, examples, ctx.is_main)
         micro = args.training.batch_size // args.training.gradient_accumulation_steps
         if micro % ctx.world_size:
             raise ValueError(f"{micro} queries per micro-batch do not split over {ctx.world_size} processes")
@@ -189,10 +191,7 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
         step = 0
         if args.training.resume and _checkpoint_dirs(output):
             last = _checkpoint_dirs(output)[-1]
-            if has_lora(model):
-                load_trainable_state(model, last)
-            else:
-                model.load_weights(I3Model.from_pretrained(last).state_dict(), source=str(last))
+            _load_saved(model, last)
             state = load_checkpoint_state(last / "optimizer.pt")
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -211,6 +210,20 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
             output.mkdir(parents=True, exist_ok=True)
             write_atomic(output / "training_args.json", json.dumps(args.to_dict(), indent=2) + "\n")
         log_file = output / "train_log.jsonl"
+        tracker = (BestStep(output, args.training.validation_metric, len(validator), step)
+                   if validator is not None and ctx.is_main else None)
+        every = args.training.eval_steps or max(1, total // 10)
+
+        def validate() -> None:
+            if tracker is not None:
+                scores = validator.evaluate(model)
+                best = tracker.record(step, scores, model)
+                logger.info("validation at step %d: %s%s", step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+                            " (best so far)" if best else "")
+            ctx.barrier()
+
+        if validator is not None and step == 0:
+            validate()
         autocast, scaler = _amp(device)
         bar = None
         if ctx.is_main and args.training.progress:
@@ -266,12 +279,22 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{parts['loss']:.4f}")
-                if args.training.save_steps > 0 and step % args.training.save_steps == 0 and step < total:
-                    save_checkpoint(model, optimizer, scheduler, step, output, args.training.save_total_limit)
+            if validator is not None and (step % every == 0 or step == total):
+                validate()
+            if ctx.is_main and args.training.save_steps > 0 and step % args.training.save_steps == 0 \
+                    and step < total:
+                save_checkpoint(model, optimizer, scheduler, step, output, args.training.save_total_limit)
             ctx.barrier()
         if bar is not None:
             bar.close()
         if ctx.is_main:
+            if tracker is not None:
+                selected = tracker.kept["step"] if args.training.keep_best and tracker.kept else step
+                if selected != step:
+                    _load_saved(model, tracker.dir)
+                    logger.info("keeping step %d (best %s on validation), not step %d",
+                                selected, args.training.validation_metric, step)
+                tracker.write(selected)
             model.eval()
             model.save_pretrained(output)
         ctx.barrier()
@@ -279,6 +302,31 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
     finally:
         if own_ctx:
             shutdown(ctx)
+
+
+def _validation_set(args: TrainArguments, examples: list, is_main: bool) -> tuple[list, Validator | None]:
+    """(training examples, validator or None): ``--validation-file``, or ``--validation-queries`` held out."""
+    held = None
+    if args.data.validation_file:
+        problems = Problems()
+        held = read_training_file(args.data.validation_file, problems)
+        if not held:
+            raise ValueError(f"--validation-file {args.data.validation_file}: no usable example")
+    elif args.data.validation_queries:
+        examples, held = hold_out(examples, args.data.validation_queries, args.training.seed)
+    if held is None:
+        return examples, None
+    if is_main:
+        logger.info("validation: %d queries, %d training examples", len({ex.query_id for ex in held}), len(examples))
+    return examples, Validator(held, args.data.query_max_length, args.data.passage_max_length)
+
+
+def _load_saved(model, path: Path) -> None:
+    """Load a checkpoint or best-step directory's weights into the model being trained."""
+    if has_lora(model):
+        load_trainable_state(model, path)
+    else:
+        model.load_weights(I3Model.from_pretrained(path).state_dict(), source=str(path))
 
 
 def _truncate_log(log_file: Path, step: int) -> None:

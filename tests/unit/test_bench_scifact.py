@@ -116,6 +116,18 @@ def test_a_committed_cell_is_not_trained_again(bench, tmp_path, monkeypatch):
     assert "| 1.5 | 0.5 |" in (out / "grid.md").read_text()  # mean train / encode minutes
     assert (out / "training_curves-grid.png").is_file()
 
+    # a best-step row is tested against its row without the lever and against the zero-shot base it started from
+    name = f"de-val-seed1-{tag}"
+    model = _model_dir(tmp_path / "models" / name)
+    (model / "validation.json").write_text(json.dumps({"metric": "ndcg@10", "selected_step": 25}))
+    record = bench.save_cell(out, f"{name}.e256", "de-val", 1, model, _run_file(tmp_path / "val.trec", depth=2),
+                             {"train": 70.0, "encode": 30.0}, qrels, tmp_path / "log")
+    assert record["validation"]["selected_step"] == 25
+    assert bench.main([*argv, "--rows", "de", "de-val", "--seeds", "1", "--cells-only"]) == 0
+    tests = {(t["system"], t["against"]) for t in json.loads((out / "grid.json").read_text())["ttests"]}
+    assert tests == {("DE fine-tuned, best validation step", "DE fine-tuned"),
+                     ("DE fine-tuned, best validation step", "zero-shot base (DE)")}
+
     # --cells-only reports what is there: seed 3 and the full row have no cell, and nothing is trained
     assert bench.main([*argv, "--rows", "de", "full", "--seeds", "1", "2", "3", "--cells-only"]) == 0
     results = json.loads((out / "grid.json").read_text())

@@ -1,0 +1,133 @@
+"""Validation during training, and the best step kept (as the I^3 authors selected by dev MRR@10).
+
+The validation set is Tevatron-shaped examples: a ``--validation-file``, or
+``--validation-queries N`` queries drawn from the training file with the seed (they are
+then not trained on).  Its corpus is the union of the examples' positive and negative
+passages; every query is ranked over all of it with the model's own ``encode_queries`` /
+``encode_passages`` and a dot product, and the run is scored with pytrec_eval, the
+examples' positives being the relevant passages: nDCG@10 and MRR@10.  A few hundred
+passages, not a full index, so an evaluation costs seconds to a minute on a CPU.
+
+Evaluations (step 0, the untrained start, included) go to ``validation.json`` in the
+output directory; the best one so far is kept in ``checkpoints/best/``.  Encoding runs in
+eval mode and draws no random numbers, so validating does not change training itself.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pyserini_i3.training.examples import TrainingExample
+from pyserini_i3.utils.files import atomic_dir, write_atomic
+
+METRICS = {"ndcg@10": "ndcg_cut_10", "mrr@10": "recip_rank"}  # name -> pytrec_eval measure
+RECORD = "validation.json"
+KEPT = "validation_step.json"  # in checkpoints/best/: the step and scores of the model there
+
+
+def hold_out(examples: Sequence[TrainingExample], n: int, seed: int
+             ) -> tuple[list[TrainingExample], list[TrainingExample]]:
+    """(training, held-out): ``n`` query ids drawn with ``seed``; every example of a drawn id is held out."""
+    ids = sorted({ex.query_id for ex in examples})
+    if n >= len(ids):
+        raise ValueError(f"--validation-queries {n} leaves no training query (the file has {len(ids)})")
+    drawn = set(random.Random(seed).sample(ids, n))
+    return ([ex for ex in examples if ex.query_id not in drawn], [ex for ex in examples if ex.query_id in drawn])
+
+
+class Validator:
+    """Ranks each validation query over the pooled passages of all of them and scores the run."""
+
+    def __init__(self, examples: Sequence[TrainingExample], query_max_length: int, passage_max_length: int,
+                 batch_size: int = 64):
+        if not examples:
+            raise ValueError("the validation set has no usable example")
+        self.queries: dict[str, str] = {}
+        self.qrels: dict[str, dict[str, int]] = {}
+        pool: dict = {}
+        for ex in examples:
+            self.queries.setdefault(ex.query_id, ex.query)
+            relevant = self.qrels.setdefault(ex.query_id, {})
+            for p in ex.positive_passages:
+                relevant[p.docid] = 1
+                pool.setdefault(p.docid, p)
+            for p in ex.negative_passages:
+                pool.setdefault(p.docid, p)
+        self.docids = list(pool)
+        self.passages = [pool[d] for d in self.docids]
+        self.query_max_length, self.passage_max_length, self.batch_size = (
+            query_max_length, passage_max_length, batch_size)
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def evaluate(self, model) -> dict[str, float]:
+        """Mean nDCG@10 and MRR@10 of ``model`` (left in the train/eval mode it came in)."""
+        import pytrec_eval
+
+        was_training = model.training
+        model.eval()
+        try:
+            qids = list(self.queries)
+            q = model.encode_queries([self.queries[i] for i in qids], batch_size=self.batch_size,
+                                     max_length=self.query_max_length)
+            p = model.encode_passages([x.text for x in self.passages], [x.title for x in self.passages],
+                                      batch_size=self.batch_size, max_length=self.passage_max_length)
+        finally:
+            model.train(was_training)
+        scores = q @ p.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+        run = {qid: {self.docids[j]: float(scores[i, j]) for j in top[i]} for i, qid in enumerate(qids)}
+        per_query = pytrec_eval.RelevanceEvaluator(self.qrels, set(METRICS.values())).evaluate(run)
+        return {name: round(float(np.mean([per_query[q][m] for q in qids])), 6) for name, m in METRICS.items()}
+
+
+class BestStep:
+    """The evaluations of one run (``validation.json``) and the best model so far (``checkpoints/best/``).
+
+    A later step replaces the kept model only when it scores strictly higher by ``metric``,
+    so ties keep the earlier (less trained) one.  A fresh run removes an old
+    ``checkpoints/best/``; ``--resume`` reads the record back (cut to the steps up to the
+    checkpoint resumed from) and keeps the saved best model, whichever step it is from.
+    """
+
+    def __init__(self, output: Path, metric: str, queries: int, resume_step: int = 0):
+        if metric not in METRICS:
+            raise ValueError(f"--validation-metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        output = Path(output)
+        self.path, self.dir = output / RECORD, output / "checkpoints" / "best"
+        self.metric, self.queries = metric, queries
+        self.evaluations: list[dict] = []
+        self.kept: dict | None = None  # the evaluation of the model in self.dir
+        if not resume_step:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            return
+        if self.path.is_file():
+            self.evaluations = [e for e in json.loads(self.path.read_text()).get("evaluations", [])
+                                if e["step"] <= resume_step]
+        if (self.dir / KEPT).is_file():
+            self.kept = json.loads((self.dir / KEPT).read_text())
+
+    def record(self, step: int, scores: dict[str, float], model) -> bool:
+        """Add an evaluation of ``model`` at ``step``; saves it as the best when it is.  True if it was."""
+        self.evaluations = [e for e in self.evaluations if e["step"] != step] + [{"step": step, **scores}]
+        better = self.kept is None or scores[self.metric] > self.kept[self.metric]
+        if better:
+            with atomic_dir(self.dir) as tmp:
+                model.save_pretrained(tmp)
+                (tmp / KEPT).write_text(json.dumps({"step": step, **scores}) + "\n")
+            self.kept = {"step": step, **scores}
+        self.write()
+        return better
+
+    def write(self, selected: int | None = None) -> None:
+        """``validation.json``: the metric, every evaluation, the best step and (at the end) the one output."""
+        write_atomic(self.path, json.dumps({
+            "metric": self.metric, "queries": self.queries, "best_step": self.kept["step"] if self.kept else None,
+            "selected_step": selected, "evaluations": self.evaluations}, indent=2) + "\n")

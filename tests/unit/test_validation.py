@@ -1,0 +1,139 @@
+"""Validation during training: the held-out split, the scores, the best step kept and what it leaves in the output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import base_args, max_diff, run, write_training_file
+from pyserini_i3.training.examples import Passage, TrainingExample, read_training_file
+from pyserini_i3.training.validation import BestStep, Validator, hold_out
+
+
+def example(qid: str, positives: list[str], negatives: list[str]) -> TrainingExample:
+    return TrainingExample(qid, f"query {qid}", [Passage(d, "", f"text {d}") for d in positives],
+                           [Passage(d, "", f"text {d}") for d in negatives])
+
+
+class FixedVectors:
+    """A stand-in model: fixed 2-d vectors by text, and a train/eval mode to check it is restored."""
+
+    def __init__(self, vectors: dict[str, list[float]]):
+        self.vectors, self.training, self.modes = vectors, True, []
+
+    def eval(self):
+        self.training = False
+        self.modes.append("eval")
+
+    def train(self, mode: bool = True):
+        self.training = mode
+
+    def encode_queries(self, queries, batch_size, max_length):
+        return np.array([self.vectors[q] for q in queries], dtype=np.float32)
+
+    def encode_passages(self, texts, titles, batch_size, max_length):
+        return np.array([self.vectors[t] for t in texts], dtype=np.float32)
+
+
+def test_scores_rank_each_query_over_the_pooled_passages_of_all():
+    # q1: its positive a is second (b above it): RR 1/2; q2: its positive c is first: RR 1.
+    # b is q1's negative; d, q2's negative, scores high for q1 too, but ranks below its own relevance.
+    examples = [example("q1", ["a"], ["b"]), example("q2", ["c"], ["d"])]
+    model = FixedVectors({"query q1": [1, 0], "query q2": [0, 1], "text a": [0.5, 0], "text b": [0.9, 0],
+                          "text c": [0, 0.9], "text d": [0.1, 0.2]})
+    scores = Validator(examples, 32, 128).evaluate(model)
+    assert scores["mrr@10"] == pytest.approx(0.75)
+    assert scores["ndcg@10"] == pytest.approx((1 / np.log2(3) + 1) / 2)
+    assert model.modes == ["eval"] and model.training  # evaluated in eval mode, handed back in train mode
+
+
+def test_the_pool_holds_every_example_s_passages_once():
+    v = Validator([example("q1", ["a", "b"], ["c"]), example("q2", ["c"], ["a"])], 32, 128)
+    assert sorted(v.docids) == ["a", "b", "c"] and len(v) == 2
+    assert v.qrels == {"q1": {"a": 1, "b": 1}, "q2": {"c": 1}}
+
+
+def test_hold_out_draws_whole_queries_with_the_seed():
+    examples = [example(str(i % 10), ["a"], []) for i in range(20)]  # two examples per query id
+    train, held = hold_out(examples, 3, seed=1)
+    held_ids = {ex.query_id for ex in held}
+    assert len(held_ids) == 3 and len(held) == 6
+    assert not held_ids & {ex.query_id for ex in train} and len(train) == 14
+    assert {ex.query_id for ex in hold_out(examples, 3, seed=1)[1]} == held_ids
+    assert any({ex.query_id for ex in hold_out(examples, 3, seed=s)[1]} != held_ids for s in range(2, 6))
+    with pytest.raises(ValueError, match="--validation-queries 10 leaves no training query"):
+        hold_out(examples, 10, seed=1)
+
+
+class Saved:
+    def save_pretrained(self, directory):
+        (directory / "model.safetensors").write_text("weights")
+
+
+def test_the_kept_step_is_the_first_with_the_highest_score_and_survives_a_resume(tmp_path):
+    best = BestStep(tmp_path, "ndcg@10", queries=5)
+    kept = [best.record(step, {"ndcg@10": s, "mrr@10": 0.0}, Saved())
+            for step, s in [(0, 0.5), (2, 0.7), (4, 0.7), (6, 0.6)]]
+    assert kept == [True, True, False, False]
+    assert best.kept["step"] == 2 and (best.dir / "model.safetensors").is_file()
+    record = json.loads((tmp_path / "validation.json").read_text())
+    assert (record["best_step"], record["queries"], [e["step"] for e in record["evaluations"]]) == (2, 5, [0, 2, 4, 6])
+    resumed = BestStep(tmp_path, "ndcg@10", queries=5, resume_step=4)
+    assert [e["step"] for e in resumed.evaluations] == [0, 2, 4] and resumed.kept["step"] == 2
+    BestStep(tmp_path, "ndcg@10", queries=5)  # a fresh run forgets the old best model
+    assert not best.dir.exists()
+
+
+@pytest.fixture
+def files(tmp_path):
+    return (write_training_file(tmp_path / "train.jsonl"),
+            write_training_file(tmp_path / "valid.jsonl", n=6, negatives=4, seed=1))
+
+
+def test_validating_does_not_change_training_and_the_output_is_the_best_step(tiny_backbone, files, tmp_path):
+    from pyserini_i3.modeling.model import I3Model
+
+    train, valid = files
+    common = ["--max-steps", "6", "--learning-rate", "1e-3"]
+    run(base_args(tiny_backbone, train, tmp_path / "plain", *common))
+    run(base_args(tiny_backbone, train, tmp_path / "last", *common, "--validation-file", str(valid),
+                  "--eval-steps", "2", "--keep-best", "false"))
+    assert max_diff(tmp_path / "plain", tmp_path / "last") == 0.0  # evaluating draws nothing, moves nothing
+    record = json.loads((tmp_path / "last" / "validation.json").read_text())
+    assert [e["step"] for e in record["evaluations"]] == [0, 2, 4, 6] and record["selected_step"] == 6
+
+    out = tmp_path / "best"
+    run(base_args(tiny_backbone, train, out, *common, "--validation-file", str(valid), "--eval-steps", "2"))
+    record = json.loads((out / "validation.json").read_text())
+    assert record["evaluations"] == json.loads((tmp_path / "last" / "validation.json").read_text())["evaluations"]
+    scores = {e["step"]: e[record["metric"]] for e in record["evaluations"]}
+    selected = record["selected_step"]
+    assert selected == record["best_step"] == min(s for s in scores if scores[s] == max(scores.values()))
+    again = Validator(read_training_file(valid), 32, 192).evaluate(I3Model.from_pretrained(out))
+    chosen = next(e for e in record["evaluations"] if e["step"] == selected)
+    assert again == pytest.approx({k: chosen[k] for k in again}, abs=1e-6)  # the output is that step's model
+    assert (max_diff(out, tmp_path / "last") == 0.0) == (selected == 6)
+
+
+def test_held_out_queries_are_not_trained_on(tiny_backbone, files, tmp_path):
+    train, _ = files
+    out = tmp_path / "held"
+    run(base_args(tiny_backbone, train, out, "--max-steps", "2", "--validation-queries", "4"))
+    record = json.loads((out / "validation.json").read_text())
+    assert record["queries"] == 4 and [e["step"] for e in record["evaluations"]] == [0, 1, 2]  # ten times at most
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--validation-metric", "map"], "--validation-metric must be one of ndcg@10, mrr@10"),
+    (["--validation-queries", "16"], "--validation-queries 16 leaves no training query (the file has 16)"),
+    (["--validation-queries", "2", "--validation-file", "v.jsonl"], "not both"),
+    (["--validation-file", "nope.jsonl"], "--validation-file nope.jsonl: no such file"),
+])
+def test_bad_validation_options_fail_with_one_line(tiny_backbone, files, tmp_path, extra, message):
+    proc = run(base_args(tiny_backbone, files[0], tmp_path / "x", *extra), check=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("train: ") and message in last
+    assert not (tmp_path / "x" / "model.safetensors").exists()
