@@ -176,10 +176,18 @@ ROWS = {
     "de-val": ("DE fine-tuned, best validation step", ["--variant", "de", *VALIDATION]),
     "full-lgate-val": ("I^3 full, identity start (linear gate), best validation step",
                        ["--variant", "full", "--interactor-gate", "linear", *VALIDATION]),
+    # the distillation lever: KL to the base model's own scores of every training pair (teacher-scores)
+    "full-lgate-kd": ("I^3 full, identity start (linear gate), distilled from the base",
+                      ["--variant", "full", "--interactor-gate", "linear"]),
+    "full-lgate-kd-val": ("I^3 full, identity start (linear gate), distilled from the base, best validation step",
+                          ["--variant", "full", "--interactor-gate", "linear", *VALIDATION]),
 }
-BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate"}
+KD_FROM_BASE = ("full-lgate-kd", "full-lgate-kd-val")  # rows trained on the file with the base's scores
+BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate", "full-lgate-kd-val": "full-lgate-kd"}
+LEVER_OF = {**BEST_STEP_OF, "full-lgate-kd": "full-lgate"}  # a lever's row -> the same row without it
 BASE = "zero-shot base (DE)"
-I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official", "full-lgate-val")
+I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official", "full-lgate-val",
+           *KD_FROM_BASE)
 
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
               "tied")
@@ -198,11 +206,24 @@ def model_name(kind: str, seed: int, args) -> str:
     return f"{kind}-seed{seed}-{train_tag(args)}"
 
 
+def row_train_file(kind: str, train_file: Path, work: Path, log: Path, args) -> Path:
+    """The training file of a row: the shared one, or (KD_FROM_BASE) a copy with the base's score on every pair."""
+    if kind not in KD_FROM_BASE:
+        return train_file
+    scored = train_file.with_suffix(".kd-base.jsonl")
+    if not done(scored):
+        sh([PY, "-m", "pyserini_i3", "teacher-scores", "--train-file", train_file, "--teacher", args.base,
+            "--output", scored, "--query-max-length", "64", "--passage-max-length", str(args.train_passage_length)],
+           log)
+    return scored
+
+
 def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -> tuple[Path, float]:
     """The trained model directory and the seconds training took now (0.0: it was in the cache)."""
     out = work / "models" / model_name(kind, seed, args)
     seconds = 0.0
     if not trained(out):
+        train_file = row_train_file(kind, train_file, work, log, args)
         argv = [PY, "-m", "pyserini_i3", "train", "--train-file", train_file, "--output-dir", out,
                "--base", args.base, "--seed", str(seed), "--max-steps", str(args.steps),
                "--batch-size", str(args.batch_size), "--group-size", str(args.group_size),
@@ -472,8 +493,8 @@ def main(argv=None) -> int:
         against = [de] if kind != "de" else []
         if kind in ("full", "full-gate", "full-lgate") and layer in cells:
             against.append(layer)
-        if kind in BEST_STEP_OF:  # the lever against the same row without it, and against where it started
-            against += [ROWS[BEST_STEP_OF[kind]][0], BASE]
+        if kind in LEVER_OF:  # a lever against the same row without it, and against where it started
+            against += [ROWS[LEVER_OF[kind]][0], BASE]
         for other in dict.fromkeys(against):  # in order, once each
             if other in cells or other == BASE:
                 tests.append({"system": name, "against": other,

@@ -132,3 +132,23 @@ def test_a_committed_cell_is_not_trained_again(bench, tmp_path, monkeypatch):
     assert bench.main([*argv, "--rows", "de", "full", "--seeds", "1", "2", "3", "--cells-only"]) == 0
     results = json.loads((out / "grid.json").read_text())
     assert results["systems"]["DE fine-tuned"]["runs"] == 2 and "I^3 full fine-tuned" not in results["systems"]
+
+
+def test_distilled_rows_train_on_the_base_s_scores_of_the_shared_file(bench, tmp_path, monkeypatch):
+    calls = []
+
+    def fake_sh(cmd, log, env=None):
+        calls.append(list(map(str, cmd)))
+        Path(cmd[cmd.index("--output") + 1]).write_text("{}\n")
+        return 1.0
+
+    monkeypatch.setattr(bench, "sh", fake_sh)
+    shared = tmp_path / "scifact-train.jsonl"
+    args = bench.argparse.Namespace(base="some/base", train_passage_length=128)
+    assert bench.row_train_file("full-lgate", shared, tmp_path, tmp_path / "log", args) == shared and not calls
+    scored = bench.row_train_file("full-lgate-kd", shared, tmp_path, tmp_path / "log", args)
+    assert scored == tmp_path / "scifact-train.kd-base.jsonl"
+    assert calls[0][2:4] == ["pyserini_i3", "teacher-scores"]
+    assert calls[0][calls[0].index("--teacher") + 1] == "some/base"
+    bench.row_train_file("full-lgate-kd-val", shared, tmp_path, tmp_path / "log", args)
+    assert len(calls) == 1  # made once, shared by the distilled rows
