@@ -31,13 +31,16 @@ def main(argv: list[str]) -> int:
                         "--normalization does")
     parser.add_argument("--bm25-alpha", type=float, default=0.5,
                         help="weight of BM25 in the hybrid teacher (pyserini.search.hybrid's --alpha; default 0.5)")
+    parser.add_argument("--denoise", action="store_true",
+                        help="drop each negative the teacher scores above every positive of its query (likely an "
+                             "unjudged relevant passage: RocketQA's denoising)")
     args = parser.parse_args(argv)
 
     from pathlib import Path
 
     from pyserini_i3.plugin.resolve import load_encoder
     from pyserini_i3.training.examples import read_training_file, write_training_file
-    from pyserini_i3.training.teacher import LuceneBM25, add_teacher_scores, fuse_bm25
+    from pyserini_i3.training.teacher import LuceneBM25, add_teacher_scores, drop_false_negatives, fuse_bm25
     from pyserini_i3.utils.formats import Problems
 
     if not Path(args.train_file).is_file():
@@ -62,8 +65,12 @@ def main(argv: list[str]) -> int:
     if args.bm25_index:
         fuse_bm25(examples, LuceneBM25(args.bm25_index), args.bm25_alpha)
         what = f"{args.teacher} + BM25 (alpha {args.bm25_alpha})"
+    denoised = ""
+    if args.denoise:
+        denoised = f", {drop_false_negatives(examples)} negatives scored above every positive dropped"
     write_training_file(args.output, examples)
     skipped = ", ".join(problems.describe(kind) for kind in sorted(problems.counts))
     print(f"teacher-scores: {len(examples)} queries, {pairs} pairs scored by {what}"
-          f"{f' ({skipped} skipped)' if skipped else ''}; {args.output} in {time.time() - start:.0f}s", file=sys.stderr)
+          f"{f' ({skipped} skipped)' if skipped else ''}{denoised}; {args.output} in {time.time() - start:.0f}s",
+          file=sys.stderr)
     return 0

@@ -36,6 +36,24 @@ def add_teacher_scores(examples: list[TrainingExample], teacher, query_max_lengt
     return pairs
 
 
+def drop_false_negatives(examples: list[TrainingExample]) -> int:
+    """Drop (in place) each negative its teacher scores above every positive of its query; returns how many.
+
+    Such a negative is likely a relevant passage nobody judged (RocketQA's denoising, with
+    the teacher's scores for the cross-encoder's).  Needs the ``score`` of every passage.
+    """
+    dropped = 0
+    for ex in examples:
+        passages = ex.positive_passages + ex.negative_passages
+        if any(p.score is None for p in passages):
+            raise ValueError(f"query {ex.query_id}: a passage has no teacher score to denoise by")
+        best = max(p.score for p in ex.positive_passages)
+        kept = [p for p in ex.negative_passages if p.score <= best]
+        dropped += len(ex.negative_passages) - len(kept)
+        ex.negative_passages = kept
+    return dropped
+
+
 def _pyserini_normalise(scores: list[float]) -> list[float]:
     """``pyserini.search.hybrid``'s normalisation: centre on the mid-range, divide by the range."""
     low, high = min(scores), max(scores)

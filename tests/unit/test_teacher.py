@@ -51,3 +51,29 @@ def test_hybrid_teacher_needs_dense_scores():
     example = TrainingExample("q7", "q", [Passage("a", "", "t", None)], [])
     with pytest.raises(ValueError, match="query q7: a passage has no dense teacher score"):
         fuse_bm25([example], lambda query, docids: [1.0] * len(docids), alpha=0.5)
+
+
+def test_denoising_drops_negatives_scored_above_every_positive():
+    from pyserini_i3.training.examples import Passage, TrainingExample
+    from pyserini_i3.training.teacher import drop_false_negatives
+
+    example = TrainingExample("q1", "q", [Passage("p1", "", "t", 2.0), Passage("p2", "", "t", 5.0)],
+                              [Passage(d, "", "t", s) for d, s in [("n1", 6.0), ("n2", 5.0), ("n3", 3.0)]])
+    assert drop_false_negatives([example]) == 1  # n1 only: n2 ties the best positive, n3 is above only p1
+    assert [p.docid for p in example.negative_passages] == ["n2", "n3"]
+    with pytest.raises(ValueError, match="query q2: a passage has no teacher score to denoise by"):
+        drop_false_negatives([TrainingExample("q2", "q", [Passage("a", "", "t", None)], [])])
+
+
+def test_denoise_option_reports_what_it_dropped(tiny_backbone, tmp_path):
+    data = write_training_file(tmp_path / "train.jsonl")
+    out = tmp_path / "train.kd.jsonl"
+    proc = teacher_scores("--train-file", data, "--teacher", tiny_backbone, "--output", out, "--denoise",
+                          "--passage-max-length", "32", "--query-max-length", "16")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    kept = sum(len(r["negative_passages"]) for r in rows)
+    assert f"{16 * 5 - kept} negatives scored above every positive dropped" in proc.stderr
+    for r in rows:
+        best = max(p["score"] for p in r["positive_passages"])
+        assert all(n["score"] <= best for n in r["negative_passages"])
