@@ -347,6 +347,15 @@ def _timing_cells(entry: dict) -> str:
     return " | ".join(cells)
 
 
+def seed_spread(systems: dict) -> dict[str, dict]:
+    """The sd of nDCG@10 over seeds of every system with several, and its ratio to DE's (empty without DE's)."""
+    de = systems.get(ROWS["de"][0], {}).get("scores", {}).get("ndcg_cut_10")
+    if not de or de["n"] < 2 or de["sd"] == 0:
+        return {}
+    return {name: {"sd": entry["scores"]["ndcg_cut_10"]["sd"], "ratio_to_de": entry["scores"]["ndcg_cut_10"]["sd"]
+                   / de["sd"]} for name, entry in systems.items() if entry["scores"]["ndcg_cut_10"]["n"] > 1}
+
+
 def write_report(results: dict, out: Path, name: str = "results") -> None:
     rows = ["| system | " + " | ".join(LABELS[m] for m in METRICS) + " | runs | train min | encode min |",
             "|---|---|---|---|---|---:|---:|"]
@@ -366,6 +375,10 @@ def write_report(results: dict, out: Path, name: str = "results") -> None:
         "with other jobs unless said otherwise).", "",
         *rows, "",
     ]
+    spread = seed_spread(results["systems"])
+    if spread:
+        lines += ["Seed spread: the sample sd of nDCG@10 over seeds, and its ratio to DE's: " + "; ".join(
+            f"{name} {s['sd']:.4f} ({s['ratio_to_de']:.2f}x)" for name, s in spread.items()) + ".", ""]
     tests = results.get("ttests", [])
     if tests:
         lines += ["Paired t-tests on per-query nDCG@10 (each system's per-query mean over seeds, "
@@ -390,7 +403,8 @@ def curves_name(report: str) -> str:
 
 
 # --------------------------------------------------------------------------- main
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's options; their defaults are the sizing other benchmarks train rows with."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-scifact")
@@ -414,7 +428,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-hybrid", action="store_true", help="skip the hybrid BM25 + best I^3 seed row")
     parser.add_argument("--cells-only", action="store_true",
                         help="train nothing: report the (row, seed) runs already in OUT/cells/ (a grid run in parts)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
 
     if not (args.shared / "scifact" / "corpus.jsonl").is_file():
         print(f"bench-scifact: skipped: {args.shared}/scifact not found (the shared data is not beside this checkout)")

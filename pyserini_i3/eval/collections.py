@@ -90,21 +90,33 @@ def scifact_subset(data: Path, out: Path, num_queries: int = 50, num_other: int 
     return Collection(out, out / "corpus", out / "topics.tsv", out / "qrels.txt", n_docs, len(qids))
 
 
+MSMARCO_POOLS = ("dl19", "dl20", "dev600")
+
+
 def dl19_pool(data: Path, out: Path, num_queries: int | None = None, num_other: int = 0,
               seed: int = SEED) -> Collection:
-    """The DL19 passage pool; with ``num_queries``, only the pool passages judged for the
-    first ``num_queries`` topics plus ``num_other`` others (a fast test subset).  The
-    topics and qrels written are always the official 43 queries' (also reachable by the
-    names ``dl19-passage`` once ``pyserini_i3 topics install`` has run)."""
+    """The DL19 passage pool (:func:`msmarco_pool`)."""
+    return msmarco_pool(data, out, "dl19", num_queries, num_other, seed)
+
+
+def msmarco_pool(data: Path, out: Path, name: str, num_queries: int | None = None, num_other: int = 0,
+                 seed: int = SEED) -> Collection:
+    """An MS MARCO passage pool of ``../shared/data/msmarco-pools`` (``dl19``, ``dl20``, ``dev600``); with
+    ``num_queries``, only the pool passages judged for the first ``num_queries`` topics plus ``num_other``
+    others (a fast test subset).  The topics and qrels written are always the pool's own (DL19's and DL20's
+    are the official ones, also reachable by the names ``dl19-passage`` / ``dl20`` and ``dl20-passage``
+    once ``pyserini_i3 topics install`` has run)."""
+    if name not in MSMARCO_POOLS:
+        raise ValueError(f"no MS MARCO pool {name!r}: one of {', '.join(MSMARCO_POOLS)}")
     data, out = Path(data), Path(out)
-    pool = data / "msmarco-pools" / "dl19"
+    pool = data / "msmarco-pools" / name
     rows = []
     with open(pool / "collection.tsv", encoding="utf-8") as f:
         for line in f:
             pid, _, text = line.rstrip("\n").partition("\t")
             rows.append((pid, text))
     if num_queries is not None:
-        judged = _qrels(pool / "qrels.with_text.txt")
+        judged = _qrels(pool / ("qrels.with_text.txt" if name != "dev600" else "qrels.txt"))
         order = []
         for q, _, _ in judged:
             if q not in order:

@@ -152,3 +152,19 @@ def test_distilled_rows_train_on_the_base_s_scores_of_the_shared_file(bench, tmp
     assert calls[0][calls[0].index("--teacher") + 1] == "some/base"
     bench.row_train_file("full-lgate-kd-val", shared, tmp_path, tmp_path / "log", args)
     assert len(calls) == 1  # made once, shared by the distilled rows
+
+
+def test_the_report_gives_each_row_s_seed_spread_against_de_s(bench, tmp_path):
+    def system(sd, n=3):
+        return {"runs": n, "scores": dict.fromkeys(bench.METRICS, {"mean": 0.7, "sd": sd, "n": n})}
+
+    systems = {"DE fine-tuned": system(0.006), "I^3 full fine-tuned": system(0.02),
+               "I^3 full, identity start (linear gate)": system(0.003), "BM25 (Pyserini)": system(0.0, n=1)}
+    spread = bench.seed_spread(systems)
+    assert set(spread) == {"DE fine-tuned", "I^3 full fine-tuned", "I^3 full, identity start (linear gate)"}
+    assert spread["I^3 full fine-tuned"]["ratio_to_de"] == pytest.approx(0.02 / 0.006)
+    results = {"command": "c", "machine": "m", "date": "d", "systems": systems, "sizing": {"variants": ["de"]}}
+    bench.write_report(results, tmp_path, "ablation")
+    assert "I^3 full fine-tuned 0.0200 (3.33x); I^3 full, identity start (linear gate) 0.0030 (0.50x)" in (
+        tmp_path / "ablation.md").read_text()
+    assert bench.seed_spread({"DE fine-tuned": system(0.006, n=1)}) == {}  # one DE seed: no ratio
