@@ -80,7 +80,12 @@ class TrainingArguments:
     max_grad_norm: float = 1.0
     rec_weight: float = field(default=0.1, metadata={"help": "lambda_rec"})
     rec_schedule: str = field(default="constant", metadata={"help": "constant | epoch-decay (lambda / 10^epoch)"})
-    kd_weight: float = field(default=1.0, metadata={"help": "lambda_kd, used when the file has teacher scores"})
+    kd_weight: float = field(default=1.0, metadata={
+        "help": "lambda_kd, used when the file has teacher scores or with --kd-from-base"})
+    kd_from_base: bool = field(default=False, metadata={
+        "help": "distil from the base itself: KL to the frozen --base model's own scores (as a plain dual "
+                "encoder) of each query's group, computed on the fly: what teacher-scores --teacher BASE writes "
+                "into a file, without the file"})
     gradient_checkpointing: bool = False
     seed: int = 42
     eval_steps: int = field(default=0, metadata={

@@ -12,6 +12,30 @@ from __future__ import annotations
 from pyserini_i3.training.examples import TrainingExample
 
 
+def base_teacher(base: str):
+    """The frozen ``base`` as a teacher: an I^3 model directory as itself, any other encoder as a plain dual
+    encoder (``teacher-scores``' default teacher, ``I3Model.from_backbone(base, variant="de")``), in eval mode."""
+    from pyserini_i3.modeling.model import I3Model
+    from pyserini_i3.modeling.storage import is_i3_model_dir
+
+    teacher = I3Model.from_pretrained(base) if is_i3_model_dir(base) else I3Model.from_backbone(base, variant="de")
+    teacher.eval()
+    for param in teacher.parameters():
+        param.requires_grad_(False)
+    return teacher
+
+
+def group_scores(teacher, query_inputs: dict, passage_inputs: dict):
+    """[B, G] teacher logits (``q . p / temperature``) of B queries and their groups of G passages, from the
+    student's tokenised batch (the two share a tokenizer); no gradient."""
+    import torch
+
+    with torch.no_grad():
+        q = teacher.query_vectors(query_inputs)
+        v = teacher.passage_vectors(passage_inputs)
+        return (q.unsqueeze(1) * v.view(q.size(0), -1, v.size(-1))).sum(-1) / teacher.config.score_temperature
+
+
 def add_teacher_scores(examples: list[TrainingExample], teacher, query_max_length: int, passage_max_length: int,
                        batch_size: int = 64) -> int:
     """Set ``score`` on every passage of ``examples`` (in place); returns the number of pairs scored."""

@@ -31,6 +31,7 @@ from pyserini_i3.training.arguments import TrainArguments
 from pyserini_i3.training.batching import Collator, TrainGroups, epoch_order
 from pyserini_i3.training.distributed import DistributedContext, init_distributed, shutdown
 from pyserini_i3.training.examples import read_training_file
+from pyserini_i3.training.teacher import base_teacher, group_scores
 from pyserini_i3.training.validation import BestStep, Validator, hold_out
 from pyserini_i3.utils.files import atomic_dir, write_atomic
 from pyserini_i3.utils.formats import Problems
@@ -179,6 +180,7 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
                      args.model.lora_target_modules)
         model = model.to(device)
         model.train()
+        teacher = _base_teacher(args, examples, device) if args.training.kd_from_base else None
         if args.training.gradient_checkpointing:
             encoders = {id(model.passage_encoder): model.passage_encoder, id(model.query_model()): model.query_model()}
             for enc in encoders.values():
@@ -244,6 +246,8 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
                 batch = collate([groups.group(i, epoch) for i in local])
                 batch = _to(batch, device)
                 with autocast:
+                    if teacher is not None:
+                        batch["teacher_scores"] = group_scores(teacher, batch["query_inputs"], batch["passage_inputs"])
                     out = model(**batch, reconstruction_weight=_rec_weight(args, epoch),
                                 distillation_weight=args.training.kd_weight, distributed=ctx)
                 loss = out.loss / args.training.gradient_accumulation_steps
@@ -319,6 +323,15 @@ def _validation_set(args: TrainArguments, examples: list, is_main: bool) -> tupl
     if is_main:
         logger.info("validation: %d queries, %d training examples", len({ex.query_id for ex in held}), len(examples))
     return examples, Validator(held, args.data.query_max_length, args.data.passage_max_length)
+
+
+def _base_teacher(args: TrainArguments, examples: list, device: torch.device) -> I3Model:
+    """``--kd-from-base``: the frozen base, which scores each group on the fly (one-line error if the file has
+    teacher scores of its own: one teacher at a time)."""
+    if any(p.score is not None for ex in examples for p in ex.positive_passages + ex.negative_passages):
+        raise ValueError(f"--kd-from-base: --train-file {args.data.train_file} has teacher scores of its own; "
+                         "distil from one or the other")
+    return base_teacher(args.model.base).to(device)
 
 
 def _load_saved(model, path: Path) -> None:

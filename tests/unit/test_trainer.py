@@ -15,7 +15,7 @@ import time
 import pytest
 from safetensors.torch import load_file
 
-from helpers import TRAIN_ENV, base_args, log, max_diff, run, write_training_file
+from helpers import TRAIN_ENV, base_args, log, max_diff, run, teacher_scores, write_training_file
 
 
 @pytest.fixture
@@ -134,6 +134,32 @@ def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
     out = tmp_path / "kd"
     run(base_args(tiny_backbone, data, out, "--max-steps", "1"))
     assert log(out)[0]["distillation"] > 0
+
+
+def test_kd_from_base_distils_from_the_base_s_own_scores_of_each_group(tiny_backbone, train_file, tmp_path):
+    """On the fly, the same training as on the file teacher-scores writes with the base as teacher."""
+    scored = tmp_path / "scored.jsonl"
+    proc = teacher_scores("--train-file", train_file, "--teacher", tiny_backbone, "--output", scored,
+                          "--query-max-length", "32", "--passage-max-length", "192")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    common = ["--max-steps", "4", "--variant", "de", "--optimizer", "sgd", "--learning-rate", "0.1",
+              "--kd-weight", "20"]
+    run(base_args(tiny_backbone, scored, tmp_path / "file", *common))
+    run(base_args(tiny_backbone, train_file, tmp_path / "fly", *common, "--kd-from-base", "true"))
+    from_file, on_the_fly = log(tmp_path / "file"), log(tmp_path / "fly")
+    # the DE starts as the base (and the tiny backbone has no dropout): nothing to distil at step 1, then there is
+    assert on_the_fly[0]["distillation"] < 1e-6 and all(r["distillation"] > 1e-6 for r in on_the_fly[1:])
+    for a, b in zip(from_file, on_the_fly):  # the file's scores are rounded to 1e-5
+        assert a["distillation"] == pytest.approx(b["distillation"], abs=1e-4)
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-3)
+    run(base_args(tiny_backbone, train_file, tmp_path / "none", *common))
+    moved = max_diff(tmp_path / "file", tmp_path / "none")  # what the distillation term changed
+    assert moved > 1e-3 and max_diff(tmp_path / "file", tmp_path / "fly") < moved / 50
+
+    proc = run(base_args(tiny_backbone, scored, tmp_path / "both", *common, "--kd-from-base", "true"), check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("train: --kd-from-base: --train-file ")
+    assert not (tmp_path / "both" / "model.safetensors").exists()
 
 
 @pytest.mark.parametrize("extra, message", [
