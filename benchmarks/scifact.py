@@ -161,6 +161,7 @@ def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, al
 
 # rows of the comparison: name -> (label, `train` flags beyond the shared sizing)
 VALIDATION = ["--validation-queries", "50", "--eval-steps", "25"]
+GUARD = ["--validation-queries", "80", "--eval-steps", "25", "--validation-significance", "0.05"]
 ROWS = {
     "de": ("DE fine-tuned", ["--variant", "de"]),
     "de-layer": ("DE + layer (interactor over [p ; H_p[1:]], no pseudo-query)", ["--variant", "de-layer"]),
@@ -171,11 +172,20 @@ ROWS = {
                          "cls+pseudo-mean"]),
     "full-gate": ("I^3 full, identity start (scalar gate)", ["--variant", "full", "--interactor-gate", "scalar"]),
     "full-lgate": ("I^3 full, identity start (linear gate)", ["--variant", "full", "--interactor-gate", "linear"]),
+    "full-lgate-fast": ("I^3 full, identity start (linear gate at lr 1e-2)",
+                        ["--variant", "full", "--interactor-gate", "linear", "--gate-learning-rate", "1e-2"]),
+    "full-gate-fast": ("I^3 full, identity start (scalar gate at lr 1e-2)",
+                       ["--variant", "full", "--interactor-gate", "scalar", "--gate-learning-rate", "1e-2"]),
     "official": ("I^3 official fine-tuned", ["--variant", "official"]),
     # the best-step lever: 50 train queries held out, evaluated every 25 steps (step 0 = the start included)
     "de-val": ("DE fine-tuned, best validation step", ["--variant", "de", *VALIDATION]),
     "full-lgate-val": ("I^3 full, identity start (linear gate), best validation step",
                        ["--variant", "full", "--interactor-gate", "linear", *VALIDATION]),
+    # the guarded best step: 80 train queries held out, and a trained step replaces the start (step 0, the base
+    # for an identity start) only when it beats it by a one-sided paired t-test at 0.05 on them
+    "de-guard": ("DE fine-tuned, guarded best step", ["--variant", "de", *GUARD]),
+    "full-lgate-guard": ("I^3 full, identity start (linear gate), guarded best step",
+                         ["--variant", "full", "--interactor-gate", "linear", *GUARD]),
     # the distillation lever: KL to the base model's own scores of every training pair (teacher-scores)
     "full-lgate-kd": ("I^3 full, identity start (linear gate), distilled from the base",
                       ["--variant", "full", "--interactor-gate", "linear"]),
@@ -183,11 +193,12 @@ ROWS = {
                           ["--variant", "full", "--interactor-gate", "linear", *VALIDATION]),
 }
 KD_FROM_BASE = ("full-lgate-kd", "full-lgate-kd-val")  # rows trained on the file with the base's scores
-BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate", "full-lgate-kd-val": "full-lgate-kd"}
+BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate", "full-lgate-kd-val": "full-lgate-kd",
+                "de-guard": "de", "full-lgate-guard": "full-lgate"}
 LEVER_OF = {**BEST_STEP_OF, "full-lgate-kd": "full-lgate"}  # a lever's row -> the same row without it
 BASE = "zero-shot base (DE)"
 I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official", "full-lgate-val",
-           *KD_FROM_BASE)
+           "full-lgate-fast", "full-gate-fast", "full-lgate-guard", *KD_FROM_BASE)
 
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
               "tied")
@@ -509,7 +520,7 @@ def main(argv=None) -> int:
         if name not in cells:
             continue
         against = [de] if kind != "de" else []
-        if kind in ("full", "full-gate", "full-lgate") and layer in cells:
+        if kind in ("full", "full-gate", "full-lgate", "full-lgate-fast", "full-gate-fast") and layer in cells:
             against.append(layer)
         if kind in LEVER_OF:  # a lever against the same row without it, and against where it started
             against += [ROWS[LEVER_OF[kind]][0], BASE]

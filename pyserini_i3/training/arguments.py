@@ -72,6 +72,9 @@ class TrainingArguments:
     max_steps: int = field(default=0, metadata={"help": "if > 0, overrides epochs"})
     learning_rate: float = field(default=2e-5, metadata={"help": "for the encoders"})
     head_learning_rate: float = field(default=1e-3, metadata={"help": "for the reconstructor, interactor, vocab head"})
+    gate_learning_rate: float = field(default=0.0, metadata={
+        "help": "for the identity start's gate (--interactor-gate; 0: --head-learning-rate): how fast the "
+                "interactor's share of the passage vector may open"})
     optimizer: str = field(default="adamw", metadata={
         "help": "adamw | sgd (plain SGD: for debugging and exact comparisons; Adam's first step is sign(g) * lr, "
                 "which turns round-off in gradients that are zero in theory into lr-sized steps)"})
@@ -92,6 +95,10 @@ class TrainingArguments:
         "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: ten times "
                 "over the run)"})
     validation_metric: str = field(default="ndcg@10", metadata={"help": "ndcg@10 | mrr@10: what 'best' means"})
+    validation_significance: float = field(default=0.0, metadata={
+        "help": "with a validation set: a trained step replaces the start (step 0) only when it beats it by a "
+                "one-sided paired t-test on the per-query validation scores at this level (e.g. 0.05); 0: any "
+                "higher mean does"})
     keep_best: bool = field(default=True, metadata={
         "help": "with a validation set: the output is the best evaluated step (step 0, the untrained start, "
                 "included), not the last; validation.json in the output records every evaluation"})
@@ -153,6 +160,9 @@ class TrainArguments:
         if self.training.validation_metric not in METRICS:
             raise ValueError(f"--validation-metric must be one of {', '.join(METRICS)}, "
                              f"not {self.training.validation_metric!r}")
+        if not 0.0 <= self.training.validation_significance < 1.0:
+            raise ValueError("--validation-significance must be in [0, 1), not "
+                             f"{self.training.validation_significance}")
         if self.data.validation_queries < 0 or self.training.eval_steps < 0:
             raise ValueError("--validation-queries and --eval-steps must be 0 or more")
         if self.data.validation_file and self.data.validation_queries:

@@ -32,7 +32,7 @@ from pyserini_i3.training.batching import Collator, TrainGroups, epoch_order
 from pyserini_i3.training.distributed import DistributedContext, init_distributed, shutdown
 from pyserini_i3.training.examples import read_training_file
 from pyserini_i3.training.teacher import base_teacher, group_scores
-from pyserini_i3.training.validation import BestStep, Validator, hold_out
+from pyserini_i3.training.validation import BestStep, Validator, hold_out, means
 from pyserini_i3.utils.files import atomic_dir, write_atomic
 from pyserini_i3.utils.formats import Problems
 
@@ -62,18 +62,19 @@ def build_model(args: TrainArguments) -> I3Model:
 
 
 def build_optimizer(model, args: TrainArguments) -> torch.optim.Optimizer:
-    groups: dict[tuple[bool, bool], list] = {}
+    t = args.training
+    rates = {"encoder": t.learning_rate, "head": t.head_learning_rate,
+             "gate": t.gate_learning_rate or t.head_learning_rate}
+    groups: dict[tuple[str, bool], list] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        head = is_head_key(name)  # reconstructor, interactor, vocabulary head
+        # reconstructor, interactor, vocabulary head; the identity start's gate apart
+        part = ("gate" if name.startswith("interactor.gate") else "head") if is_head_key(name) else "encoder"
         no_decay = param.ndim < 2  # biases and LayerNorm weights
-        groups.setdefault((head, no_decay), []).append(param)
-    params = [
-        {"params": ps, "lr": args.training.head_learning_rate if head else args.training.learning_rate,
-         "weight_decay": 0.0 if no_decay else args.training.weight_decay}
-        for (head, no_decay), ps in sorted(groups.items())
-    ]
+        groups.setdefault((part, no_decay), []).append(param)
+    params = [{"params": ps, "lr": rates[part], "weight_decay": 0.0 if no_decay else t.weight_decay}
+              for (part, no_decay), ps in sorted(groups.items())]
     if args.training.optimizer == "sgd":
         return torch.optim.SGD(params)
     return torch.optim.AdamW(params)
@@ -212,14 +213,16 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
             output.mkdir(parents=True, exist_ok=True)
             write_atomic(output / "training_args.json", json.dumps(args.to_dict(), indent=2) + "\n")
         log_file = output / "train_log.jsonl"
-        tracker = (BestStep(output, args.training.validation_metric, len(validator), step)
+        tracker = (BestStep(output, args.training.validation_metric, len(validator), step,
+                            args.training.validation_significance)
                    if validator is not None and ctx.is_main else None)
         every = args.training.eval_steps or max(1, total // 10)
 
         def validate() -> None:
             if tracker is not None:
-                scores = validator.evaluate(model)
-                best = tracker.record(step, scores, model)
+                per_query = validator.evaluate_per_query(model)
+                scores = means(per_query)
+                best = tracker.record(step, scores, model, per_query)
                 logger.info("validation at step %d: %s%s", step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()),
                             " (best so far)" if best else "")
             ctx.barrier()

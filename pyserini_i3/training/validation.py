@@ -69,6 +69,10 @@ class Validator:
 
     def evaluate(self, model) -> dict[str, float]:
         """Mean nDCG@10 and MRR@10 of ``model`` (left in the train/eval mode it came in)."""
+        return means(self.evaluate_per_query(model))
+
+    def evaluate_per_query(self, model) -> dict[str, dict[str, float]]:
+        """Per metric, each validation query's score (``model`` is left in the train/eval mode it came in)."""
         import pytrec_eval
 
         was_training = model.training
@@ -85,39 +89,75 @@ class Validator:
         top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
         run = {qid: {self.docids[j]: float(scores[i, j]) for j in top[i]} for i, qid in enumerate(qids)}
         per_query = pytrec_eval.RelevanceEvaluator(self.qrels, set(METRICS.values())).evaluate(run)
-        return {name: round(float(np.mean([per_query[q][m] for q in qids])), 6) for name, m in METRICS.items()}
+        return {name: {q: float(per_query[q][m]) for q in qids} for name, m in METRICS.items()}
+
+
+def means(per_query: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Mean of each metric over the queries, rounded as ``validation.json`` records it."""
+    return {name: round(float(np.mean(list(scores.values()))), 6) for name, scores in per_query.items()}
+
+
+def one_sided_p(candidate: dict[str, float], start: dict[str, float]) -> float:
+    """p-value of a one-sided paired t-test that ``candidate`` scores higher than ``start`` on the same queries
+    (1.0 when every difference is zero)."""
+    from scipy import stats
+
+    qids = sorted(start)
+    diffs = [candidate[q] - start[q] for q in qids]
+    if not any(diffs):
+        return 1.0
+    return float(stats.ttest_rel([candidate[q] for q in qids], [start[q] for q in qids],
+                                 alternative="greater").pvalue)
 
 
 class BestStep:
     """The evaluations of one run (``validation.json``) and the best model so far (``checkpoints/best/``).
 
     A later step replaces the kept model only when it scores strictly higher by ``metric``,
-    so ties keep the earlier (less trained) one.  A fresh run removes an old
-    ``checkpoints/best/``; ``--resume`` reads the record back (cut to the steps up to the
-    checkpoint resumed from) and keeps the saved best model, whichever step it is from.
+    so ties keep the earlier (less trained) one.  With ``significance`` > 0 it must also beat
+    the first evaluation (the start: step 0) by a one-sided paired t-test on the per-query
+    scores at that level, so a step that is better by chance on a few queries does not
+    replace the start.  A fresh run removes an old ``checkpoints/best/``; ``--resume`` reads
+    the record back (cut to the steps up to the checkpoint resumed from) and keeps the saved
+    best model, whichever step it is from.
     """
 
-    def __init__(self, output: Path, metric: str, queries: int, resume_step: int = 0):
+    def __init__(self, output: Path, metric: str, queries: int, resume_step: int = 0, significance: float = 0.0):
         if metric not in METRICS:
             raise ValueError(f"--validation-metric must be one of {', '.join(METRICS)}, not {metric!r}")
+        if not 0.0 <= significance < 1.0:
+            raise ValueError(f"--validation-significance must be in [0, 1), not {significance}")
         output = Path(output)
         self.path, self.dir = output / RECORD, output / "checkpoints" / "best"
-        self.metric, self.queries = metric, queries
+        self.metric, self.queries, self.significance = metric, queries, significance
         self.evaluations: list[dict] = []
+        self.start: dict[str, float] | None = None  # per-query scores of the first evaluation (the start)
         self.kept: dict | None = None  # the evaluation of the model in self.dir
         if not resume_step:
             shutil.rmtree(self.dir, ignore_errors=True)
             return
         if self.path.is_file():
-            self.evaluations = [e for e in json.loads(self.path.read_text()).get("evaluations", [])
-                                if e["step"] <= resume_step]
+            saved = json.loads(self.path.read_text())
+            self.evaluations = [e for e in saved.get("evaluations", []) if e["step"] <= resume_step]
+            self.start = saved.get("start_per_query")
         if (self.dir / KEPT).is_file():
             self.kept = json.loads((self.dir / KEPT).read_text())
 
-    def record(self, step: int, scores: dict[str, float], model) -> bool:
-        """Add an evaluation of ``model`` at ``step``; saves it as the best when it is.  True if it was."""
-        self.evaluations = [e for e in self.evaluations if e["step"] != step] + [{"step": step, **scores}]
+    def record(self, step: int, scores: dict[str, float], model,
+               per_query: dict[str, dict[str, float]] | None = None) -> bool:
+        """Add an evaluation of ``model`` at ``step`` (with each query's scores, which the significance test
+        needs); saves it as the best when it is.  True if it was."""
+        entry = {"step": step, **scores}
+        if per_query is not None and self.start is None:
+            self.start = per_query[self.metric]
+        elif per_query is not None and self.significance:
+            entry["p_vs_start"] = round(one_sided_p(per_query[self.metric], self.start), 6)
+        self.evaluations = [e for e in self.evaluations if e["step"] != step] + [entry]
         better = self.kept is None or scores[self.metric] > self.kept[self.metric]
+        if better and self.significance and self.kept is not None:
+            if per_query is None:
+                raise ValueError("a significance test needs each validation query's scores")
+            better = entry["p_vs_start"] < self.significance
         if better:
             with atomic_dir(self.dir) as tmp:
                 model.save_pretrained(tmp)
@@ -129,5 +169,6 @@ class BestStep:
     def write(self, selected: int | None = None) -> None:
         """``validation.json``: the metric, every evaluation, the best step and (at the end) the one output."""
         write_atomic(self.path, json.dumps({
-            "metric": self.metric, "queries": self.queries, "best_step": self.kept["step"] if self.kept else None,
-            "selected_step": selected, "evaluations": self.evaluations}, indent=2) + "\n")
+            "metric": self.metric, "queries": self.queries, "significance": self.significance,
+            "best_step": self.kept["step"] if self.kept else None, "selected_step": selected,
+            "evaluations": self.evaluations, "start_per_query": self.start}, indent=2) + "\n")

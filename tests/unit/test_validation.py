@@ -86,6 +86,35 @@ def test_the_kept_step_is_the_first_with_the_highest_score_and_survives_a_resume
     assert not best.dir.exists()
 
 
+def _scores(values: list[float]) -> dict[str, dict[str, float]]:
+    per_query = {f"q{i}": v for i, v in enumerate(values)}
+    return {"ndcg@10": per_query, "mrr@10": per_query}
+
+
+def test_with_a_significance_level_a_step_must_beat_the_start_by_a_paired_test(tmp_path):
+    best = BestStep(tmp_path, "ndcg@10", queries=8, significance=0.05)
+    start = [0.5, 0.2, 0.9, 0.4, 0.6, 0.3, 0.7, 0.5]
+    lucky = [0.9, 0.0, 0.9, 0.4, 0.9, 0.1, 0.7, 0.5]  # higher mean (+0.05), by chance on a few queries
+    better = [v + 0.1 + 0.01 * (i % 3) for i, v in enumerate(start)]  # every query a little higher
+    kept = []
+    for step, values in [(0, start), (10, lucky), (20, better), (30, [v + 0.05 for v in better])]:
+        per_query = _scores(values)
+        kept.append(best.record(step, {"ndcg@10": float(np.mean(values)), "mrr@10": 0.0}, Saved(), per_query))
+    assert kept == [True, False, True, True]
+    record = json.loads((tmp_path / "validation.json").read_text())
+    p_lucky = [e for e in record["evaluations"] if e["step"] == 10][0]["p_vs_start"]
+    assert p_lucky > 0.05 and "p_vs_start" not in record["evaluations"][0]
+    assert record["significance"] == 0.05 and record["start_per_query"]["q2"] == 0.9
+    resumed = BestStep(tmp_path, "ndcg@10", queries=8, resume_step=20, significance=0.05)
+    assert resumed.start == record["start_per_query"] and resumed.kept["step"] == 30
+
+    plain = BestStep(tmp_path / "plain", "ndcg@10", queries=8)  # level 0: any higher mean replaces the start
+    assert [plain.record(step, {"ndcg@10": float(np.mean(v)), "mrr@10": 0.0}, Saved(), _scores(v))
+            for step, v in [(0, start), (10, lucky)]] == [True, True]
+    with pytest.raises(ValueError, match="--validation-significance must be in"):
+        BestStep(tmp_path, "ndcg@10", queries=8, significance=1.0)
+
+
 @pytest.fixture
 def files(tmp_path):
     return (write_training_file(tmp_path / "train.jsonl"),
