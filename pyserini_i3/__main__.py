@@ -15,6 +15,8 @@ COMMANDS = {
     "teacher-scores": ("pyserini_i3.cli.teacher_scores",
                        "add a teacher model's scores to a training file (distillation)"),
     "train": ("pyserini_i3.cli.train", "train I^3 or the DE ablation on a prepared training file"),
+    "interpolate": ("pyserini_i3.cli.interpolate",
+                    "pull a trained model back towards its base: its update x WEIGHT (WiSE-FT)"),
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
     "fetch": ("pyserini_i3.cli.fetch", "download + convert i3-msmarco / i3-msmarco-distilled into the cache (--list)"),
     "topics": ("pyserini_i3.cli.topics", "install official topics/qrels where Anserini looks (offline --topics)"),
