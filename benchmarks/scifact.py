@@ -182,8 +182,11 @@ ROWS = {
     "full-lgate-val": ("I^3 full, identity start (linear gate), best validation step",
                        ["--variant", "full", "--interactor-gate", "linear", *VALIDATION]),
     # the guarded best step: 80 train queries held out, and a trained step replaces the start (step 0, the base
-    # for an identity start) only when it beats it by a one-sided paired t-test at 0.05 on them
+    # for an identity start and the DE; the base itself for full) only when it beats it by a one-sided paired
+    # t-test at 0.05 on them
     "de-guard": ("DE fine-tuned, guarded best step", ["--variant", "de", *GUARD]),
+    "full-guard": ("I^3 full fine-tuned, guarded by the base (every step tested against it; none passes: the base)",
+                   ["--variant", "full", *GUARD]),
     "full-lgate-guard": ("I^3 full, identity start (linear gate), guarded best step",
                          ["--variant", "full", "--interactor-gate", "linear", *GUARD]),
     # the distillation lever: KL to the base model's own scores of every training pair (teacher-scores)
@@ -194,11 +197,11 @@ ROWS = {
 }
 KD_FROM_BASE = ("full-lgate-kd", "full-lgate-kd-val")  # rows trained on the file with the base's scores
 BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate", "full-lgate-kd-val": "full-lgate-kd",
-                "de-guard": "de", "full-lgate-guard": "full-lgate"}
+                "de-guard": "de", "full-lgate-guard": "full-lgate", "full-guard": "full"}
 LEVER_OF = {**BEST_STEP_OF, "full-lgate-kd": "full-lgate"}  # a lever's row -> the same row without it
 BASE = "zero-shot base (DE)"
 I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official", "full-lgate-val",
-           "full-lgate-fast", "full-gate-fast", "full-lgate-guard", *KD_FROM_BASE)
+           "full-lgate-fast", "full-gate-fast", "full-lgate-guard", "full-guard", *KD_FROM_BASE)
 
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
               "tied")

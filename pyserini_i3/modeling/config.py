@@ -209,6 +209,12 @@ class I3Config(PretrainedConfig):
         return int(self.backbone_config["hidden_size"])
 
     @property
+    def starts_at_base(self) -> bool:
+        """True when an untrained model of this config gives its backbone's own vectors: a DE, or an identity
+        start (``interactor_gate``), so that the base lies on the line from the start to the trained model."""
+        return not self.interaction or self.interactor_gate != "none"
+
+    @property
     def max_positions(self) -> int | None:
         value = (self.backbone_config or {}).get("max_position_embeddings")
         return int(value) if value else None

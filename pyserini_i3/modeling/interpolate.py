@@ -31,7 +31,7 @@ GATE_KEYS = ("interactor.gate", "interactor.gate.weight")  # scalar, linear
 
 def check_interpolable(config) -> None:
     """One-line ValueError unless the model's start is its base (a DE or an identity start)."""
-    if config.interaction and config.interactor_gate == "none":
+    if not config.starts_at_base:
         raise ValueError("interpolation needs a model whose start is its base: a DE or an I^3 with an identity start "
                          "(interactor_gate scalar or linear); this one has interactor_gate none, so its untrained "
                          "heads were random and the base is not on the line between start and end")

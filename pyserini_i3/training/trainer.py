@@ -228,6 +228,11 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
             ctx.barrier()
 
         if validator is not None and step == 0:
+            if tracker is not None and _base_is_the_reference(args, model):
+                per_query = validator.evaluate_per_query(base_teacher(args.model.base).to(device))
+                tracker.set_reference(per_query, means(per_query))
+                logger.info("validation of the base (the reference every step must beat): %s",
+                            ", ".join(f"{k} {v:.4f}" for k, v in means(per_query).items()))
             validate()
         autocast, scaler = _amp(device)
         bar = None
@@ -295,8 +300,15 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
         if bar is not None:
             bar.close()
         if ctx.is_main:
-            if tracker is not None:
-                selected = tracker.kept["step"] if args.training.keep_best and tracker.kept else step
+            if tracker is not None and args.training.keep_best and tracker.kept is None:
+                # no step beat the base, the reference, on the validation queries: the output is the base
+                logger.warning("no trained step beats the base on the validation queries by a one-sided paired "
+                               "t-test at %s: the output is the base itself, as a DE",
+                               args.training.validation_significance)
+                tracker.write("base")
+                model = base_teacher(args.model.base)
+            elif tracker is not None:
+                selected = tracker.kept["step"] if args.training.keep_best else step
                 if selected != step:
                     _load_saved(model, tracker.dir)
                     logger.info("keeping step %d (best %s on validation), not step %d",
@@ -326,6 +338,13 @@ def _validation_set(args: TrainArguments, examples: list, is_main: bool) -> tupl
     if is_main:
         logger.info("validation: %d queries, %d training examples", len({ex.query_id for ex in held}), len(examples))
     return examples, Validator(held, args.data.query_max_length, args.data.passage_max_length)
+
+
+def _base_is_the_reference(args: TrainArguments, model: I3Model) -> bool:
+    """With --validation-significance, a model whose start is not its base (random heads) is tested against the
+    base itself rather than its own start: no trained step may end below what the user started from."""
+    return bool(args.training.validation_significance) and not (
+        model.config.starts_at_base or is_i3_model_dir(args.model.base))
 
 
 def _base_teacher(args: TrainArguments, examples: list, device: torch.device) -> I3Model:

@@ -131,17 +131,27 @@ class BestStep:
         self.path, self.dir = output / RECORD, output / "checkpoints" / "best"
         self.metric, self.queries, self.significance = metric, queries, significance
         self.evaluations: list[dict] = []
-        self.start: dict[str, float] | None = None  # per-query scores of the first evaluation (the start)
+        self.start: dict[str, float] | None = None  # per-query scores of the reference (the start, or the base)
+        self.reference = "start"  # or "base": set_reference, when the model's start is not its base
         self.kept: dict | None = None  # the evaluation of the model in self.dir
         if not resume_step:
             shutil.rmtree(self.dir, ignore_errors=True)
             return
         if self.path.is_file():
             saved = json.loads(self.path.read_text())
-            self.evaluations = [e for e in saved.get("evaluations", []) if e["step"] <= resume_step]
+            self.evaluations = [e for e in saved.get("evaluations", [])
+                                if e["step"] == "base" or e["step"] <= resume_step]
             self.start = saved.get("start_per_query")
+            self.reference = saved.get("reference", "start")
         if (self.dir / KEPT).is_file():
             self.kept = json.loads((self.dir / KEPT).read_text())
+
+    def set_reference(self, per_query: dict[str, dict[str, float]], scores: dict[str, float]) -> None:
+        """Test every step, step 0 included, against the base's scores instead of the start's (a model whose
+        start is not its base); if none beats it, ``kept`` stays None and the output is the base."""
+        self.start, self.reference = per_query[self.metric], "base"
+        self.evaluations.append({"step": "base", **scores})
+        self.write()
 
     def record(self, step: int, scores: dict[str, float], model,
                per_query: dict[str, dict[str, float]] | None = None) -> bool:
@@ -154,7 +164,7 @@ class BestStep:
             entry["p_vs_start"] = round(one_sided_p(per_query[self.metric], self.start), 6)
         self.evaluations = [e for e in self.evaluations if e["step"] != step] + [entry]
         better = self.kept is None or scores[self.metric] > self.kept[self.metric]
-        if better and self.significance and self.kept is not None:
+        if better and self.significance and (self.kept is not None or self.reference == "base"):
             if per_query is None:
                 raise ValueError("a significance test needs each validation query's scores")
             better = entry["p_vs_start"] < self.significance
@@ -170,5 +180,6 @@ class BestStep:
         """``validation.json``: the metric, every evaluation, the best step and (at the end) the one output."""
         write_atomic(self.path, json.dumps({
             "metric": self.metric, "queries": self.queries, "significance": self.significance,
+            "reference": self.reference,
             "best_step": self.kept["step"] if self.kept else None, "selected_step": selected,
             "evaluations": self.evaluations, "start_per_query": self.start}, indent=2) + "\n")

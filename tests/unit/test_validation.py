@@ -146,6 +146,46 @@ def test_validating_does_not_change_training_and_the_output_is_the_best_step(tin
     assert (max_diff(out, tmp_path / "last") == 0.0) == (selected == 6)
 
 
+def test_a_model_whose_start_is_not_its_base_must_beat_the_base_or_the_output_is_the_base(tiny_backbone, files,
+                                                                                          tmp_path):
+    """I^3 full starts with random heads: with a significance level every step, step 0 included, is tested
+    against the base itself, and when none beats it the output is the base (as a DE)."""
+    from pyserini_i3.modeling.model import I3Model
+
+    train, valid = files
+    guard = ["--max-steps", "4", "--validation-file", str(valid), "--eval-steps", "2",
+             "--validation-significance", "0.05"]
+    # trained (the tiny random base is easy to beat): the best step that beats it significantly, as I^3
+    run(base_args(tiny_backbone, train, tmp_path / "trained", *guard, "--learning-rate", "1e-3"))
+    record = json.loads((tmp_path / "trained" / "validation.json").read_text())
+    assert record["reference"] == "base" and record["evaluations"][0]["step"] == "base"
+    passed = [e for e in record["evaluations"][1:] if e["p_vs_start"] < 0.05]
+    assert passed and record["selected_step"] == max(passed, key=lambda e: e["ndcg@10"])["step"]
+    assert I3Model.from_pretrained(tmp_path / "trained").config.variant == "full"
+
+    # not trained (learning rates 0): the random-head start never beats the base significantly
+    run(base_args(tiny_backbone, train, tmp_path / "full", *guard, "--learning-rate", "0", "--head-learning-rate",
+                  "0"))
+    record = json.loads((tmp_path / "full" / "validation.json").read_text())
+    assert record["reference"] == "base" and record["selected_step"] == "base" and record["best_step"] is None
+    assert [e["step"] for e in record["evaluations"]] == ["base", 0, 2, 4]
+    assert all(e["p_vs_start"] >= 0.05 for e in record["evaluations"][1:])
+    out = I3Model.from_pretrained(tmp_path / "full")
+    base = I3Model.from_backbone(str(tiny_backbone), variant="de")
+    texts = ["alpha beta", "gamma"]
+    assert out.config.variant == "de" and not out.config.interaction
+    assert np.abs(out.encode_passages(texts) - base.encode_passages(texts)).max() < 1e-6
+    assert np.abs(out.encode_queries(texts) - base.encode_queries(texts)).max() < 1e-6
+
+    run(base_args(tiny_backbone, train, tmp_path / "gated", *guard, "--interactor-gate", "linear",
+                  "--learning-rate", "0", "--head-learning-rate", "0"))
+    record = json.loads((tmp_path / "gated" / "validation.json").read_text())
+    assert record["reference"] == "start" and record["selected_step"] == 0  # the start is the base: kept as I^3
+    gated = I3Model.from_pretrained(tmp_path / "gated")
+    assert gated.config.interactor_gate == "linear"
+    assert np.abs(gated.encode_passages(texts) - base.encode_passages(texts)).max() < 1e-6
+
+
 def test_held_out_queries_are_not_trained_on(tiny_backbone, files, tmp_path):
     train, _ = files
     out = tmp_path / "held"
