@@ -82,7 +82,7 @@ ENC_OUT ?= .work/default-encoder
 DEFAULT_ENCODER_ARGS = --variant full --tied-encoders true \
 	--lora-rank 16 --seed 1 --max-steps 168 --batch-size 8 --group-size 4 --passage-max-length 128 \
 	--query-max-length 64 --learning-rate 2e-4 --head-learning-rate 1e-3 --rec-weight 0.1 --kd-weight 1.0 \
-	--save-steps 50 --resume true
+	--save-steps 50 --resume true --validation-queries 0 --validation-significance 0
 default-encoder: $(STAMP)
 	mkdir -p $(ENC_OUT)
 	$(PY) -m pyserini_i3 prepare --beir-dir $(DATA)/scifact --split train --output $(ENC_OUT)/scifact-train.jsonl --depth 100 --negatives 15

@@ -162,6 +162,9 @@ def hybrid_run(model: Path, index: Path, topics: Path, work: Path, log: Path, al
 # rows of the comparison: name -> (label, `train` flags beyond the shared sizing)
 VALIDATION = ["--validation-queries", "50", "--eval-steps", "25"]
 GUARD = ["--validation-queries", "80", "--eval-steps", "25", "--validation-significance", "0.05"]
+# rows without a validation set say so: `train`'s own default holds out queries (the guard), the rows measure
+# each lever alone
+NO_VALIDATION = ["--validation-queries", "0", "--validation-significance", "0"]
 ROWS = {
     "de": ("DE fine-tuned", ["--variant", "de"]),
     "de-layer": ("DE + layer (interactor over [p ; H_p[1:]], no pseudo-query)", ["--variant", "de-layer"]),
@@ -244,7 +247,7 @@ def train(kind: str, seed: int, train_file: Path, work: Path, log: Path, args) -
                "--passage-max-length", str(args.train_passage_length), "--query-max-length", "64",
                "--learning-rate", str(args.lr), "--head-learning-rate", str(args.head_lr),
                "--rec-weight", str(args.rec_weight), "--save-steps", "25", "--resume", "true", "--progress", "false",
-               *ROWS[kind][1]]  # a row's own flags come last: they win over the shared ones
+               *NO_VALIDATION, *ROWS[kind][1]]  # a row's own flags come last: they win over the shared ones
         if args.tied:
             argv += ["--tied-encoders", "true"]
         seconds = sh(argv, log)

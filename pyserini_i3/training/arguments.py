@@ -56,9 +56,10 @@ class DataArguments:
     validation_file: str = field(default="", metadata={
         "help": "Tevatron-shaped JSONL of held-out queries: evaluated during training (nDCG@10, MRR@10 over "
                 "the pooled passages of its examples), the best step kept"})
-    validation_queries: int = field(default=0, metadata={
-        "help": "if > 0 (and no --validation-file): hold out this many queries of --train-file, drawn with "
-                "--seed, as the validation set; they are not trained on"})
+    validation_queries: str = field(default="auto", metadata={
+        "help": "N (and no --validation-file): hold out N queries of --train-file, drawn with --seed, as the "
+                "validation set; they are not trained on. auto: a tenth of the queries, at least 80 and at most "
+                "500, when the file has 400 queries or more, else none; 0: none"})
 
 
 @dataclass
@@ -92,13 +93,14 @@ class TrainingArguments:
     gradient_checkpointing: bool = False
     seed: int = 42
     eval_steps: int = field(default=0, metadata={
-        "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: ten times "
+        "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: four times "
                 "over the run)"})
     validation_metric: str = field(default="ndcg@10", metadata={"help": "ndcg@10 | mrr@10: what 'best' means"})
-    validation_significance: float = field(default=0.0, metadata={
-        "help": "with a validation set: a trained step replaces the start (step 0) only when it beats it by a "
-                "one-sided paired t-test on the per-query validation scores at this level (e.g. 0.05); 0: any "
-                "higher mean does"})
+    validation_significance: float = field(default=0.05, metadata={
+        "help": "with a validation set: a trained step replaces the start only when it beats it by a one-sided "
+                "paired t-test on the per-query validation scores at this level; a start that is not the base "
+                "(random I^3 heads) is replaced by the base itself as the reference, so the output never falls "
+                "below the base on the validation queries; 0: any higher mean replaces the start"})
     keep_best: bool = field(default=True, metadata={
         "help": "with a validation set: the output is the best evaluated step (step 0, the untrained start, "
                 "included), not the last; validation.json in the output records every evaluation"})
@@ -163,9 +165,12 @@ class TrainArguments:
         if not 0.0 <= self.training.validation_significance < 1.0:
             raise ValueError("--validation-significance must be in [0, 1), not "
                              f"{self.training.validation_significance}")
-        if self.data.validation_queries < 0 or self.training.eval_steps < 0:
-            raise ValueError("--validation-queries and --eval-steps must be 0 or more")
-        if self.data.validation_file and self.data.validation_queries:
+        held = self.data.validation_queries
+        if held != "auto" and not (held.isdigit()):
+            raise ValueError(f"--validation-queries must be auto or a count (0: none), not {held!r}")
+        if self.training.eval_steps < 0:
+            raise ValueError(f"--eval-steps must be 0 or more, not {self.training.eval_steps}")
+        if self.data.validation_file and held not in ("auto", "0"):
             raise ValueError("give --validation-file or --validation-queries, not both")
         if self.data.validation_file and not Path(self.data.validation_file).is_file():
             raise ValueError(f"--validation-file {self.data.validation_file}: no such file")

@@ -32,7 +32,7 @@ from pyserini_i3.training.batching import Collator, TrainGroups, epoch_order
 from pyserini_i3.training.distributed import DistributedContext, init_distributed, shutdown
 from pyserini_i3.training.examples import read_training_file
 from pyserini_i3.training.teacher import base_teacher, group_scores
-from pyserini_i3.training.validation import BestStep, Validator, hold_out, means
+from pyserini_i3.training.validation import BestStep, Validator, hold_out, means, validation_query_count
 from pyserini_i3.utils.files import atomic_dir, write_atomic
 from pyserini_i3.utils.formats import Problems
 
@@ -216,7 +216,7 @@ def train(args: TrainArguments, ctx: DistributedContext | None = None) -> Path:
         tracker = (BestStep(output, args.training.validation_metric, len(validator), step,
                             args.training.validation_significance)
                    if validator is not None and ctx.is_main else None)
-        every = args.training.eval_steps or max(1, total // 10)
+        every = args.training.eval_steps or max(1, total // 4)
 
         def validate() -> None:
             if tracker is not None:
@@ -331,9 +331,11 @@ def _validation_set(args: TrainArguments, examples: list, is_main: bool) -> tupl
         held = read_training_file(args.data.validation_file, problems)
         if not held:
             raise ValueError(f"--validation-file {args.data.validation_file}: no usable example")
-    elif args.data.validation_queries:
-        examples, held = hold_out(examples, args.data.validation_queries, args.training.seed)
+    elif n := validation_query_count(args.data.validation_queries, len({ex.query_id for ex in examples})):
+        examples, held = hold_out(examples, n, args.training.seed)
     if held is None:
+        if is_main and args.data.validation_queries == "auto":
+            logger.info("validation: none (--validation-queries auto holds out queries from files of 400 or more)")
         return examples, None
     if is_main:
         logger.info("validation: %d queries, %d training examples", len({ex.query_id for ex in held}), len(examples))

@@ -31,6 +31,20 @@ RECORD = "validation.json"
 KEPT = "validation_step.json"  # in checkpoints/best/: the step and scores of the model there
 
 
+AUTO_MIN_QUERIES = 400  # --validation-queries auto: files with fewer queries train on all of them
+AUTO_HELD = (80, 500)  # ... else a tenth of the queries, clamped to this range
+
+
+def validation_query_count(setting: str, queries: int) -> int:
+    """How many queries ``--validation-queries SETTING`` holds out of a file with ``queries`` query ids:
+    the number itself, or for ``auto`` a tenth (80 to 500) when there are 400 or more, else 0."""
+    if setting != "auto":
+        return int(setting)
+    if queries < AUTO_MIN_QUERIES:
+        return 0
+    return min(max(queries // 10, AUTO_HELD[0]), AUTO_HELD[1])
+
+
 def hold_out(examples: Sequence[TrainingExample], n: int, seed: int
              ) -> tuple[list[TrainingExample], list[TrainingExample]]:
     """(training, held-out): ``n`` query ids drawn with ``seed``; every example of a drawn id is held out."""

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import base_args, max_diff, run, write_training_file
 from pyserini_i3.training.examples import Passage, TrainingExample, read_training_file
-from pyserini_i3.training.validation import BestStep, Validator, hold_out
+from pyserini_i3.training.validation import BestStep, Validator, hold_out, validation_query_count
 
 
 def example(qid: str, positives: list[str], negatives: list[str]) -> TrainingExample:
@@ -65,6 +65,11 @@ def test_hold_out_draws_whole_queries_with_the_seed():
     assert any({ex.query_id for ex in hold_out(examples, 3, seed=s)[1]} != held_ids for s in range(2, 6))
     with pytest.raises(ValueError, match="--validation-queries 10 leaves no training query"):
         hold_out(examples, 10, seed=1)
+
+
+def test_auto_holds_out_a_tenth_of_large_files_only():
+    assert [validation_query_count("auto", n) for n in (16, 399, 400, 809, 1349, 9000)] == [0, 0, 80, 80, 134, 500]
+    assert validation_query_count("7", 809) == 7 and validation_query_count("0", 809) == 0
 
 
 class Saved:
@@ -125,7 +130,7 @@ def test_validating_does_not_change_training_and_the_output_is_the_best_step(tin
     from pyserini_i3.modeling.model import I3Model
 
     train, valid = files
-    common = ["--max-steps", "6", "--learning-rate", "1e-3"]
+    common = ["--max-steps", "6", "--learning-rate", "1e-3", "--validation-significance", "0"]  # any higher mean
     run(base_args(tiny_backbone, train, tmp_path / "plain", *common))
     run(base_args(tiny_backbone, train, tmp_path / "last", *common, "--validation-file", str(valid),
                   "--eval-steps", "2", "--keep-best", "false"))
@@ -191,7 +196,8 @@ def test_held_out_queries_are_not_trained_on(tiny_backbone, files, tmp_path):
     out = tmp_path / "held"
     run(base_args(tiny_backbone, train, out, "--max-steps", "2", "--validation-queries", "4"))
     record = json.loads((out / "validation.json").read_text())
-    assert record["queries"] == 4 and [e["step"] for e in record["evaluations"]] == [0, 1, 2]  # ten times at most
+    assert record["queries"] == 4 and [e["step"] for e in record["evaluations"]] == ["base", 0, 1, 2]
+    assert record["significance"] == 0.05 and record["reference"] == "base"  # the default: the guard
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -199,6 +205,7 @@ def test_held_out_queries_are_not_trained_on(tiny_backbone, files, tmp_path):
     (["--validation-queries", "16"], "--validation-queries 16 leaves no training query (the file has 16)"),
     (["--validation-queries", "2", "--validation-file", "v.jsonl"], "not both"),
     (["--validation-file", "nope.jsonl"], "--validation-file nope.jsonl: no such file"),
+    (["--validation-queries", "ten"], "--validation-queries must be auto or a count (0: none), not 'ten'"),
 ])
 def test_bad_validation_options_fail_with_one_line(tiny_backbone, files, tmp_path, extra, message):
     proc = run(base_args(tiny_backbone, files[0], tmp_path / "x", *extra), check=False)
