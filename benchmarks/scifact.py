@@ -188,7 +188,7 @@ ROWS = {
     # for an identity start and the DE; the base itself for full) only when it beats it by a one-sided paired
     # t-test at 0.05 on them
     "de-guard": ("DE fine-tuned, guarded best step", ["--variant", "de", *GUARD]),
-    "full-guard": ("I^3 full fine-tuned, guarded by the base (every step tested against it; none passes: the base)",
+    "full-guard": ("I^3 full fine-tuned, guarded best step (tested against the base)",
                    ["--variant", "full", *GUARD]),
     "full-lgate-guard": ("I^3 full, identity start (linear gate), guarded best step",
                          ["--variant", "full", "--interactor-gate", "linear", *GUARD]),
