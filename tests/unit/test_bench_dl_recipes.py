@@ -83,11 +83,14 @@ def test_the_report_compares_each_recipe_with_the_base_per_query(bench, tmp_path
     assert "| zero-shot base (DE) | - | 0.5000 | - | 0.5000 | - | - |" in text
     # DL19: per-query means over the seeds 0.3, 0.4, 0.5, 0.5 against the base's 0.4, 0.5, 0.6, 0.5
     t = stats.ttest_rel([0.3, 0.4, 0.5, 0.5], [0.4, 0.5, 0.6, 0.5])
-    assert f"| DE fine-tuned | 1, 2 | 0.4250 ± 0.0000 | -0.0750 ({t.pvalue:.2g}) | 0.5000 ± 0.0000 |" in text
+    # DL20: every query equals the base's (as a guarded run that kept the base): said so, no t-test of zeros
+    assert (f"| DE fine-tuned | 1, 2 | 0.4250 ± 0.0000 | -0.0750 ({t.pvalue:.2g}) | 0.5000 ± 0.0000 | "
+            "the base itself |") in text
     assert text.splitlines()[-5].endswith("| 2.0 |")  # minutes of training
     summary = json.loads((tmp_path / "recipes.json").read_text())
     assert summary["rows"]["de"]["dl19"]["per_seed"] == pytest.approx([0.425, 0.425])
     assert summary["rows"]["de"]["dl19"]["vs_base"]["mean_diff"] == pytest.approx(-0.075)
+    assert summary["rows"]["de"]["dl20"]["vs_base"] == {"mean_diff": 0.0, "t": None, "p": None, "identical": True}
 
 
 def test_cells_only_reports_without_training_and_needs_the_base_cell(bench, tmp_path, monkeypatch):
