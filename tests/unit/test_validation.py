@@ -200,6 +200,18 @@ def test_held_out_queries_are_not_trained_on(tiny_backbone, files, tmp_path):
     assert record["significance"] == 0.05 and record["reference"] == "base"  # the default: the guard
 
 
+def test_by_default_a_file_of_400_queries_holds_out_80_and_is_guarded(tiny_backbone, tmp_path):
+    train = write_training_file(tmp_path / "train.jsonl", n=400, negatives=2)
+    out = tmp_path / "default"
+    run(base_args(tiny_backbone, train, out, "--max-steps", "1"))
+    record = json.loads((out / "validation.json").read_text())
+    assert (record["queries"], record["significance"], record["reference"]) == (80, 0.05, "base")
+    small = tmp_path / "small"
+    run(base_args(tiny_backbone, write_training_file(tmp_path / "small.jsonl", n=399, negatives=2), small,
+                  "--max-steps", "1"))
+    assert not (small / "validation.json").exists()  # fewer than 400 queries: all are trained on
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--validation-metric", "map"], "--validation-metric must be one of ndcg@10, mrr@10"),
     (["--validation-queries", "16"], "--validation-queries 16 leaves no training query (the file has 16)"),
