@@ -328,6 +328,8 @@ def paired_t(a: dict[str, float], b: dict[str, float]) -> dict:
 
     qids = sorted(a)
     x, y = [a[q] for q in qids], [b[q] for q in qids]
+    if x == y:  # e.g. a guarded run that kept the base: nothing to test (scipy would give nan)
+        return {"queries": len(qids), "mean_diff": 0.0, "t": None, "p": None, "identical": True}
     t, p = stats.ttest_rel(x, y)
     return {"queries": len(qids), "mean_diff": statistics.fmean(x) - statistics.fmean(y), "t": float(t), "p": float(p)}
 
@@ -402,7 +404,8 @@ def write_report(results: dict, out: Path, name: str = "results") -> None:
                   f"{tests[0]['queries']} queries):", "",
                   "| system | against | mean difference | t | p |", "|---|---|---:|---:|---:|"]
         for t in tests:
-            lines.append(f"| {t['system']} | {t['against']} | {t['mean_diff']:+.4f} | {t['t']:.3f} | {t['p']:.3g} |")
+            t_p = "- | identical" if t.get("identical") else f"{t['t']:.3f} | {t['p']:.3g}"
+            lines.append(f"| {t['system']} | {t['against']} | {t['mean_diff']:+.4f} | {t_p} |")
         lines.append("")
     lines += ["## Sizing", "", "```json", json.dumps(results["sizing"], indent=2), "```", "",
               "Rows: `train` flags on top of the sizing: " + "; ".join(

@@ -166,7 +166,7 @@ class TrainArguments:
             raise ValueError("--validation-significance must be in [0, 1), not "
                              f"{self.training.validation_significance}")
         held = self.data.validation_queries
-        if held != "auto" and not (held.isdigit()):
+        if held != "auto" and not held.isdigit():
             raise ValueError(f"--validation-queries must be auto or a count (0: none), not {held!r}")
         if self.training.eval_steps < 0:
             raise ValueError(f"--eval-steps must be 0 or more, not {self.training.eval_steps}")

@@ -32,7 +32,14 @@ from pyserini_i3.training.batching import Collator, TrainGroups, epoch_order
 from pyserini_i3.training.distributed import DistributedContext, init_distributed, shutdown
 from pyserini_i3.training.examples import read_training_file
 from pyserini_i3.training.teacher import base_teacher, group_scores
-from pyserini_i3.training.validation import BestStep, Validator, hold_out, means, validation_query_count
+from pyserini_i3.training.validation import (
+    AUTO_MIN_QUERIES,
+    BestStep,
+    Validator,
+    hold_out,
+    means,
+    validation_query_count,
+)
 from pyserini_i3.utils.files import atomic_dir, write_atomic
 from pyserini_i3.utils.formats import Problems
 
@@ -335,7 +342,8 @@ def _validation_set(args: TrainArguments, examples: list, is_main: bool) -> tupl
         examples, held = hold_out(examples, n, args.training.seed)
     if held is None:
         if is_main and args.data.validation_queries == "auto":
-            logger.info("validation: none (--validation-queries auto holds out queries from files of 400 or more)")
+            logger.info("validation: none (--validation-queries auto holds out queries from files of %d or more)",
+                        AUTO_MIN_QUERIES)
         return examples, None
     if is_main:
         logger.info("validation: %d queries, %d training examples", len({ex.query_id for ex in held}), len(examples))

@@ -2,8 +2,9 @@
 
 The validation set is Tevatron-shaped examples: a ``--validation-file``, or
 ``--validation-queries N`` queries drawn from the training file with the seed (they are
-then not trained on).  Its corpus is the union of the examples' positive and negative
-passages; every query is ranked over all of it with the model's own ``encode_queries`` /
+then not trained on; ``auto``, the default, is :func:`validation_query_count`).
+Its corpus is the union of the examples' positive and negative passages; every query is
+ranked over all of it with the model's own ``encode_queries`` /
 ``encode_passages`` and a dot product, and the run is scored with pytrec_eval, the
 examples' positives being the relevant passages: nDCG@10 and MRR@10.  A few hundred
 passages, not a full index, so an evaluation costs seconds to a minute on a CPU.

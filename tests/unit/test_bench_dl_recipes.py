@@ -90,7 +90,8 @@ def test_the_report_compares_each_recipe_with_the_base_per_query(bench, tmp_path
     summary = json.loads((tmp_path / "recipes.json").read_text())
     assert summary["rows"]["de"]["dl19"]["per_seed"] == pytest.approx([0.425, 0.425])
     assert summary["rows"]["de"]["dl19"]["vs_base"]["mean_diff"] == pytest.approx(-0.075)
-    assert summary["rows"]["de"]["dl20"]["vs_base"] == {"mean_diff": 0.0, "t": None, "p": None, "identical": True}
+    assert summary["rows"]["de"]["dl20"]["vs_base"] == {"queries": 4, "mean_diff": 0.0, "t": None, "p": None,
+                                                      "identical": True}
 
 
 def test_cells_only_reports_without_training_and_needs_the_base_cell(bench, tmp_path, monkeypatch):
