@@ -234,10 +234,14 @@ def write_training_file(path: Path, n: int = 16, negatives: int = 5, scores: boo
     return path
 
 
-def run(args: list[str], torchrun: int = 0, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+def run(args: list[str], torchrun: int = 0, check: bool = True, accelerate: int = 0,
+        **kwargs) -> subprocess.CompletedProcess:
     prefix = [sys.executable, "-m"]
     if torchrun:
         prefix += ["torch.distributed.run", "--standalone", "--nproc-per-node", str(torchrun), "-m"]
+    if accelerate:
+        prefix += ["accelerate.commands.launch", "--num_processes", str(accelerate), "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0", "-m"]
     proc = subprocess.run(prefix + ["pyserini_i3", "train", *args], capture_output=True, text=True, env=TRAIN_ENV,
                           timeout=180, **kwargs)
     if check:

@@ -1,8 +1,9 @@
 """``python -m pyserini_i3 train --train-file F --output-dir DIR [...]``.
 
 Trains I^3 (``--variant full|official``) or the dual-encoder ablation
-(``--variant de``) from the same entry point.  Multi-process:
-``torchrun --nproc-per-node 2 -m pyserini_i3 train ...``.
+(``--variant de``) from the same entry point, on transformers' Trainer: its own options
+(``--bf16``, ``--deepspeed``, ``--report_to``, ...) are there too.  Multi-process:
+``torchrun --nproc-per-node 2 -m pyserini_i3 train ...`` or ``accelerate launch -m pyserini_i3 train ...``.
 """
 
 from __future__ import annotations
@@ -16,17 +17,21 @@ def main(argv: list[str]) -> int:
     from transformers import HfArgumentParser
 
     from pyserini_i3.training.arguments import DataArguments, ModelArguments, TrainArguments, TrainingArguments
-    from pyserini_i3.training.trainer import train
+    from pyserini_i3.training.run import train
 
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments), prog="python -m pyserini_i3 train",
                               description=__doc__)
-    args = TrainArguments(*parser.parse_args_into_dataclasses(args=argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        output = train(args)
+        output = train(TrainArguments(*parser.parse_args_into_dataclasses(args=argv)))
     except ValueError as exc:
         print(f"train: {exc}", file=sys.stderr)
         return _exit(1)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
     print(f"wrote {output}")
     return _exit(0)
 

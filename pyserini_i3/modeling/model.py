@@ -37,6 +37,7 @@ from pyserini_i3.modeling.backbone import (
 )
 from pyserini_i3.modeling.config import I3Config, check_max_length
 from pyserini_i3.modeling.fast_path import FastPath
+from pyserini_i3.modeling.gather import gather_with_grad, sum_over_processes, world_size
 from pyserini_i3.modeling.heads import Interactor, Reconstructor, VocabHead, init_like_bert
 
 logger = logging.getLogger(__name__)
@@ -145,13 +146,12 @@ class I3Model(nn.Module):
             raise ValueError(f"{source}: weights do not match config.json: " + "; ".join(problems))
         self.load_state_dict(state, strict=True)
 
-    def save_pretrained(self, model_dir: str | os.PathLike) -> Path:
-        """Write config.json, the weights and the tokenizer; files land whole or not at all.
-
-        A model with LoRA adapters (``--lora-rank``) writes the compact format of
+    def save_pretrained(self, model_dir: str | os.PathLike, state_dict: dict | None = None) -> Path:
+        """Write config.json, the weights (``state_dict`` if given) and the tokenizer; files land whole or not at
+        all.  A model with LoRA adapters (``--lora-rank``) writes the compact format of
         :mod:`pyserini_i3.modeling.delta` instead of model.safetensors.
         """
-        return storage.save_model_dir(self, model_dir)
+        return storage.save_model_dir(self, model_dir, state_dict)
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -164,6 +164,11 @@ class I3Model(nn.Module):
 
     def query_model(self) -> nn.Module:
         return self.passage_encoder if self.config.tied_encoders else self.query_encoder
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
+        """Activation checkpointing in the encoders (the Trainer's ``--gradient_checkpointing``)."""
+        for encoder in {id(m): m for m in (self.passage_encoder, self.query_model())}.values():
+            encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.config.pooling == "cls":
@@ -338,17 +343,16 @@ class I3Model(nn.Module):
         teacher_scores: torch.Tensor | None = None,
         reconstruction_weight: float = 1.0,
         distillation_weight: float = 1.0,
-        distributed=None,
+        gather: bool = False,
     ) -> I3Output:
         """Loss on a batch of B queries with G passages each (positive first, then negatives).
 
         ``passage_inputs`` holds B*G passages grouped by query.  ``reconstruction_labels``
         [B*G, m] (IGNORE_INDEX where there is no target), ``teacher_scores`` [B, G].
-        ``distributed`` (a :class:`pyserini_i3.distributed.DistributedContext`, for
-        multi-process training) gathers passage vectors from all processes so every
-        query is scored against every passage, and normalises the reconstruction loss
-        by the global token count, so that averaging gradients over processes gives
-        the update of one process on the whole batch.
+        ``gather`` (multi-process training, :mod:`pyserini_i3.modeling.gather`) scores
+        every query against the passages of all processes and normalises the
+        reconstruction loss by the global token count, so that DDP's gradient average
+        gives the update of one process on the whole batch.
         """
         q = self.query_vectors(query_inputs)
         v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True)
@@ -356,7 +360,7 @@ class I3Model(nn.Module):
         if n_p % n_q:
             raise ValueError(f"{n_p} passages for {n_q} queries: expected the same number per query")
         group = n_p // n_q
-        all_v, offset = (v, 0) if distributed is None else distributed.gather(v)
+        all_v, offset = gather_with_grad(v) if gather else (v, 0)
         scores = q @ all_v.T / self.config.score_temperature
         target = offset + torch.arange(n_q, device=q.device) * group  # each query's positive
         contrastive = F.cross_entropy(scores, target)
@@ -368,9 +372,9 @@ class I3Model(nn.Module):
             labels = reconstruction_labels.to(q.device)
             rows = (labels != IGNORE_INDEX).any(dim=1)
             tokens = (labels != IGNORE_INDEX).sum().float()
-            world = 1
-            if distributed is not None and distributed.enabled:
-                tokens, world = distributed.sum(tokens), distributed.world_size
+            world = world_size() if gather else 1
+            if world > 1:
+                tokens = sum_over_processes(tokens)
             if rows.any():
                 logits = self.reconstruction_logits(pseudo[rows])
                 total = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels[rows].reshape(-1),

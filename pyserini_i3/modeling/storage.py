@@ -84,8 +84,11 @@ def model_dimension(path: str | os.PathLike, name: str | None = None) -> int:
         raise ValueError(f"{name or path}/{CONFIG_NAME}: no backbone_config.hidden_size") from None
 
 
-def save_model_dir(model, target: str | os.PathLike) -> Path:
+def save_model_dir(model, target: str | os.PathLike, state_dict: dict | None = None) -> Path:
     """Write ``model`` (an ``I3Model``) to ``target``: config.json, weights, tokenizer files.
+
+    ``state_dict`` (the full format only) replaces the model's own, as in transformers'
+    ``save_pretrained``: what a sharded engine (DeepSpeed ZeRO-3) gathered for saving.
 
     Files land whole (:func:`~pyserini_i3.utils.files.atomic_dir`, merged into the
     directory, so its other files, e.g. training logs, stay).  A model with LoRA
@@ -104,7 +107,7 @@ def save_model_dir(model, target: str | os.PathLike) -> Path:
         if compact:  # trained with adapters: store only what training added
             (tmp / DELTA_FILE).write_text(json.dumps(save_delta(model, tmp), indent=2) + "\n")
         else:
-            state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+            state = {k: v.detach().contiguous().cpu() for k, v in (state_dict or model.state_dict()).items()}
             save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(tmp)

@@ -1,14 +1,19 @@
 """The arguments of ``python -m pyserini_i3 train``: model, data and training, as Tevatron splits them.
 
 Each dataclass is one group of ``HfArgumentParser``'s options (``--help`` lists them
-by group); :class:`TrainArguments` holds the three and checks them together.
-``training_args.json`` in the output directory is their union, one flat object.
+by group); the training group extends ``transformers.TrainingArguments``, so the
+Trainer's own flags are there too.  :class:`TrainArguments` holds the three and checks
+them together.  ``training_args.json`` in the output directory is their union, one flat
+object.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import transformers
 
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
 from pyserini_i3.modeling.delta import DEFAULT_TARGETS
@@ -63,12 +68,19 @@ class DataArguments:
 
 
 @dataclass
-class TrainingArguments:
-    """The optimisation: steps, batch, learning rates, losses, checkpoints."""
+class TrainingArguments(transformers.TrainingArguments):
+    """The optimisation: transformers' ``TrainingArguments`` (``--bf16``, ``--deepspeed``, ``--report_to``,
+    ``--save_steps``, ``--logging_steps``, ``--dataloader_num_workers``, ...) with I^3's own options and defaults.
 
-    output_dir: str = field(metadata={"help": "where the trained model directory is written"})
+    ``--batch-size`` is the number of queries per optimizer step over all processes and
+    accumulation steps; ``per_device_train_batch_size`` is derived from it.  The options
+    redefined here keep the meaning they had before the Trainer: ``--max-steps 0`` means
+    ``--epochs``, ``--save-steps 0`` saves no checkpoint, ``--eval-steps 0`` evaluates four
+    times over the run, ``--device`` is auto / cpu / cuda.
+    """
+
+    output_dir: str = field(default=None, metadata={"help": "where the trained model directory is written"})
     batch_size: int = field(default=8, metadata={"help": "queries per optimizer step, over all processes"})
-    gradient_accumulation_steps: int = 1
     epochs: float = 1.0
     max_steps: int = field(default=0, metadata={"help": "if > 0, overrides epochs"})
     learning_rate: float = field(default=2e-5, metadata={"help": "for the encoders"})
@@ -77,11 +89,15 @@ class TrainingArguments:
         "help": "for the identity start's gate (--interactor-gate; 0: --head-learning-rate): how fast the "
                 "interactor's share of the passage vector may open"})
     optimizer: str = field(default="adamw", metadata={
-        "help": "adamw | sgd (plain SGD: for debugging and exact comparisons; Adam's first step is sign(g) * lr, "
-                "which turns round-off in gradients that are zero in theory into lr-sized steps)"})
+        "help": "adamw (the Trainer's --optim, by default plain torch AdamW) | sgd (plain SGD: for debugging and "
+                "exact comparisons; Adam's first step is sign(g) * lr, which turns round-off in gradients that are "
+                "zero in theory into lr-sized steps)"})
+    optim: str = field(default="adamw_torch", metadata={
+        "help": "the Trainer's optimizer for --optimizer adamw (adamw_torch: the unfused AdamW, whose round-off "
+                "the committed results were trained with)"})
     weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
+    warmup_ratio: float = field(default=0.1, metadata={
+        "help": "linear warmup over int(ratio x steps) steps (the Trainer's --warmup_steps wins when > 0)"})
     rec_weight: float = field(default=0.1, metadata={"help": "lambda_rec"})
     rec_schedule: str = field(default="constant", metadata={"help": "constant | epoch-decay (lambda / 10^epoch)"})
     kd_weight: float = field(default=1.0, metadata={
@@ -90,7 +106,6 @@ class TrainingArguments:
         "help": "distil from the base itself: KL to the frozen --base model's own scores (as a plain dual "
                 "encoder) of each query's group, computed on the fly: what teacher-scores --teacher BASE writes "
                 "into a file, without the file"})
-    gradient_checkpointing: bool = False
     seed: int = 42
     eval_steps: int = field(default=0, metadata={
         "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: four times "
@@ -98,18 +113,36 @@ class TrainingArguments:
     validation_metric: str = field(default="ndcg@10", metadata={"help": "ndcg@10 | mrr@10: what 'best' means"})
     validation_significance: float = field(default=0.05, metadata={
         "help": "with a validation set: a trained step replaces the start only when it beats it by a one-sided "
-                "paired t-test on the per-query validation scores at this level; a start that is not the base "
-                "(random I^3 heads) is replaced by the base itself as the reference, so the output never falls "
-                "below the base on the validation queries; 0: any higher mean replaces the start"})
+                "paired t-test on the per-query validation scores at this family-wise level (Bonferroni over the "
+                "run's evaluations); a start that is not the base (random I^3 heads) is replaced by the base "
+                "itself as the reference, so the output never falls below the base on the validation queries; "
+                "0: any higher mean replaces the start"})
     keep_best: bool = field(default=True, metadata={
         "help": "with a validation set: the output is the best evaluated step (step 0, the untrained start, "
                 "included), not the last; validation.json in the output records every evaluation"})
-    save_steps: int = field(default=0, metadata={"help": "checkpoint every N steps (0: only at the end)"})
+    save_steps: int = field(default=0, metadata={
+        "help": "a Trainer checkpoint (OUTPUT/checkpoint-N) every N steps and at the end (0: none)"})
     save_total_limit: int = 2
     logging_steps: int = 1
-    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in output_dir"})
-    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    resume: bool = field(default=False, metadata={
+        "help": "continue from the latest complete checkpoint-N in output_dir (or --resume_from_checkpoint DIR)"})
+    train_device: str = field(default="auto", metadata={"aliases": ["--device"], "help": "auto | cpu | cuda"})
     progress: bool = True
+    report_to: str = field(default="none", metadata={"help": "none | tensorboard | wandb | ... (the Trainer's)"})
+
+    def __post_init__(self):
+        if self.train_device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"--device must be auto, cpu or cuda, not {self.train_device!r}")
+        # auto without CUDA is the CPU (then torchrun's processes form a gloo group, as accelerate's MULTI_CPU)
+        import torch
+
+        self.use_cpu = self.use_cpu or self.train_device == "cpu" or (
+            self.train_device == "auto" and not torch.cuda.is_available())
+        self.disable_tqdm = self.disable_tqdm or not self.progress
+        if self.save_steps <= 0:
+            self.save_strategy = "no"
+        self.remove_unused_columns = False  # the collator's batch is the model's keyword arguments
+        super().__post_init__()
 
 
 @dataclass
@@ -122,7 +155,7 @@ class TrainArguments:
 
     def to_dict(self) -> dict:
         """The union of the three groups (``training_args.json``)."""
-        return {**asdict(self.model), **asdict(self.data), **asdict(self.training)}
+        return {**asdict(self.model), **asdict(self.data), **json.loads(self.training.to_json_string())}
 
     def validate(self) -> None:
         from pyserini_i3.modeling.config import VARIANTS
@@ -174,5 +207,9 @@ class TrainArguments:
             raise ValueError("give --validation-file or --validation-queries, not both")
         if self.data.validation_file and not Path(self.data.validation_file).is_file():
             raise ValueError(f"--validation-file {self.data.validation_file}: no such file")
+        if not self.training.output_dir:
+            raise ValueError("--output-dir is required")
+        if self.training.train_device == "cuda" and not self.training.device.type == "cuda":
+            raise ValueError("--device cuda: no CUDA device here")
         if not Path(self.data.train_file).is_file():
             raise ValueError(f"--train-file {self.data.train_file}: no such file")

@@ -1,8 +1,11 @@
-"""Training groups and their collation into model inputs (Tevatron's shape).
+"""Training groups, the run's data order, and their collation into model inputs (Tevatron's shape).
 
 A group is one query with ``group_size`` passages: one positive first, then hard
-negatives.  Sampling depends only on (seed, epoch, example index), so a run is
-repeatable and a resumed run sees the same data as an uninterrupted one.
+negatives.  Sampling depends only on (seed, epoch, example index), and
+:class:`StepDataset` lays the whole run out in step order, so a run is repeatable, a
+resumed run sees the same data as an uninterrupted one (the Trainer skips the batches
+already trained on), and N processes that each take a contiguous slice of every batch see
+together what one process sees.
 """
 
 from __future__ import annotations
@@ -89,6 +92,35 @@ class TrainGroups:
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(n, generator=generator).tolist()
+
+
+class StepDataset(torch.utils.data.Dataset):
+    """The groups of a run of ``steps`` optimizer steps of ``batch_size`` queries, in training order.
+
+    Item ``k`` is query ``k % batch_size`` of step ``k // batch_size``: each epoch is a
+    seeded permutation of the examples (:func:`epoch_order`), cut into whole batches (the
+    remainder is dropped), and a run longer than an epoch goes on into the next one.
+    Read sequentially in batches of ``batch_size / (accumulation x processes)`` and dealt
+    round-robin over the processes (what ``accelerate`` does to a sequential sampler), each
+    process gets a contiguous slice of each micro-batch.
+    """
+
+    def __init__(self, groups: TrainGroups, batch_size: int, steps: int, seed: int):
+        self.groups, self.batch_size, self.steps, self.seed = groups, batch_size, steps, seed
+        self.steps_per_epoch = len(groups) // batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"--batch-size {batch_size} is larger than the {len(groups)} training examples")
+        self._orders: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return self.steps * self.batch_size
+
+    def __getitem__(self, k: int) -> Group:
+        step, j = divmod(k, self.batch_size)
+        epoch, position = divmod(step, self.steps_per_epoch)
+        if epoch not in self._orders:
+            self._orders = {epoch: epoch_order(len(self.groups), self.seed, epoch)}
+        return self.groups.group(self._orders[epoch][position * self.batch_size + j], epoch)
 
 
 class Collator:

@@ -10,7 +10,7 @@ examples' positives being the relevant passages: nDCG@10 and MRR@10.  A few hund
 passages, not a full index, so an evaluation costs seconds to a minute on a CPU.
 
 Evaluations (step 0, the untrained start, included) go to ``validation.json`` in the
-output directory; the best one so far is kept in ``checkpoints/best/``.  Encoding runs in
+output directory; the best one so far is kept in ``best-step/``.  Encoding runs in
 eval mode and draws no random numbers, so validating does not change training itself.
 """
 
@@ -29,7 +29,7 @@ from pyserini_i3.utils.files import atomic_dir, write_atomic
 
 METRICS = {"ndcg@10": "ndcg_cut_10", "mrr@10": "recip_rank"}  # name -> pytrec_eval measure
 RECORD = "validation.json"
-KEPT = "validation_step.json"  # in checkpoints/best/: the step and scores of the model there
+KEPT = "validation_step.json"  # in best-step/: the step and scores of the model there
 
 
 AUTO_MIN_QUERIES = 400  # --validation-queries auto: files with fewer queries train on all of them
@@ -126,25 +126,31 @@ def one_sided_p(candidate: dict[str, float], start: dict[str, float]) -> float:
 
 
 class BestStep:
-    """The evaluations of one run (``validation.json``) and the best model so far (``checkpoints/best/``).
+    """The evaluations of one run (``validation.json``) and the best model so far (``best-step/``).
 
     A later step replaces the kept model only when it scores strictly higher by ``metric``,
     so ties keep the earlier (less trained) one.  With ``significance`` > 0 it must also beat
     the first evaluation (the start: step 0) by a one-sided paired t-test on the per-query
-    scores at that level, so a step that is better by chance on a few queries does not
-    replace the start.  A fresh run removes an old ``checkpoints/best/``; ``--resume`` reads
+    scores, so a step that is better by chance on a few queries does not replace the start.
+    The run looks ``looks`` times (every tested evaluation) and keeps the best of them, so
+    each test is made at ``significance / looks`` (Bonferroni): the chance that a run whose
+    steps are no better than the start keeps one of them is at most ``significance``.
+    A fresh run removes an old ``best-step/``; ``--resume`` reads
     the record back (cut to the steps up to the checkpoint resumed from) and keeps the saved
     best model, whichever step it is from.
     """
 
-    def __init__(self, output: Path, metric: str, queries: int, resume_step: int = 0, significance: float = 0.0):
+    def __init__(self, output: Path, metric: str, queries: int, resume_step: int = 0, significance: float = 0.0,
+                 looks: int = 1):
         if metric not in METRICS:
             raise ValueError(f"--validation-metric must be one of {', '.join(METRICS)}, not {metric!r}")
         if not 0.0 <= significance < 1.0:
             raise ValueError(f"--validation-significance must be in [0, 1), not {significance}")
         output = Path(output)
-        self.path, self.dir = output / RECORD, output / "checkpoints" / "best"
-        self.metric, self.queries, self.significance = metric, queries, significance
+        self.path, self.dir = output / RECORD, output / "best-step"
+        if looks < 1:
+            raise ValueError(f"looks must be at least 1, not {looks}")
+        self.metric, self.queries, self.significance, self.looks = metric, queries, significance, looks
         self.evaluations: list[dict] = []
         self.start: dict[str, float] | None = None  # per-query scores of the reference (the start, or the base)
         self.reference = "start"  # or "base": set_reference, when the model's start is not its base
@@ -182,7 +188,7 @@ class BestStep:
         if better and self.significance and (self.kept is not None or self.reference == "base"):
             if per_query is None:
                 raise ValueError("a significance test needs each validation query's scores")
-            better = entry["p_vs_start"] < self.significance
+            better = entry["p_vs_start"] < self.significance / self.looks
         if better:
             with atomic_dir(self.dir) as tmp:
                 model.save_pretrained(tmp)
@@ -195,6 +201,7 @@ class BestStep:
         """``validation.json``: the metric, every evaluation, the best step and (at the end) the one output."""
         write_atomic(self.path, json.dumps({
             "metric": self.metric, "queries": self.queries, "significance": self.significance,
+            "correction": "bonferroni", "looks": self.looks, "level_per_look": self.significance / self.looks,
             "reference": self.reference,
             "best_step": self.kept["step"] if self.kept else None, "selected_step": selected,
             "evaluations": self.evaluations, "start_per_query": self.start}, indent=2) + "\n")

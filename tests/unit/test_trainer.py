@@ -60,18 +60,27 @@ def test_same_seed_same_weights_other_seed_differs(tiny_backbone, train_file, tm
     assert max_diff(tmp_path / "a", tmp_path / "c") > 1e-4
 
 
-def test_two_processes_equal_one_process_on_the_global_batch(tiny_backbone, train_file, tmp_path):
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_processes_equal_one_process_on_the_global_batch(tiny_backbone, train_file, tmp_path, launcher):
+    """torchrun / accelerate launch, 2 gloo processes with half of each batch: the losses (in-batch negatives
+    gathered across processes) and the final vectors of one process with the whole batch."""
+    from pyserini_i3.modeling.model import I3Model
+
     # SGD: Adam's first step is lr * sign(g), which turns round-off in gradients that are
     # zero in theory (e.g. a bias shifting every passage vector) into lr-sized differences.
     common = ["--max-steps", "3", "--optimizer", "sgd", "--learning-rate", "0.1", "--head-learning-rate", "0.1",
               "--weight-decay", "0"]
     run(base_args(tiny_backbone, train_file, tmp_path / "one", *common))
-    run(base_args(tiny_backbone, train_file, tmp_path / "two", *common), torchrun=2)
+    run(base_args(tiny_backbone, train_file, tmp_path / "two", *common), **{launcher: 2})
     one, two = log(tmp_path / "one"), log(tmp_path / "two")
+    assert [r["step"] for r in two] == [1, 2, 3]  # one writer
     for a, b in zip(one, two, strict=True):
         for key in ("loss", "contrastive", "reconstruction"):
             assert abs(a[key] - b[key]) < 1e-5, (key, a, b)
     assert max_diff(tmp_path / "one", tmp_path / "two") < 1e-5
+    texts = ["alpha beta gamma", "a passage about delta", "epsilon"]
+    vectors = [I3Model.from_pretrained(tmp_path / name).encode_passages(texts) for name in ("one", "two")]
+    assert abs(vectors[0] - vectors[1]).max() < 1e-4
 
 
 def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, tmp_path):
@@ -84,7 +93,7 @@ def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, t
                              *base_args(tiny_backbone, train_file, cut, *common)],
                             env=TRAIN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not (cut / "checkpoints" / "step-0000002" / "trainer_state.json").exists():
+    while not (cut / "checkpoint-2" / "trainer_state.json").exists():
         assert proc.poll() is None, "training ended before its first checkpoint"
         assert time.time() < deadline
         time.sleep(0.02)
@@ -95,6 +104,42 @@ def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, t
     I3Model.from_pretrained(cut)  # valid
     assert max_diff(tmp_path / "full", cut) < 1e-6
     assert [r["step"] for r in log(cut)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_trainer_s_own_flags(tiny_backbone, train_file, tmp_path):
+    """--logging_steps, --save_steps with rotation, --resume_from_checkpoint, --dataloader_num_workers, --bf16."""
+    common = ["--max-steps", "4", "--learning-rate", "1e-3"]
+    run(base_args(tiny_backbone, train_file, tmp_path / "plain", *common))
+    out = tmp_path / "flags"
+    run(base_args(tiny_backbone, train_file, out, *common, "--logging_steps", "2", "--save_steps", "2",
+                  "--save_total_limit", "1", "--dataloader_num_workers", "2"))
+    assert [r["step"] for r in log(out)] == [2, 4]
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]  # rotated
+    assert max_diff(tmp_path / "plain", out) == 0.0  # the data order does not depend on the loader's workers
+    args = json.loads((out / "training_args.json").read_text())
+    assert (args["logging_steps"], args["save_steps"], args["dataloader_num_workers"]) == (2, 2, 2)
+
+    # resume from an explicit checkpoint folder of another run: the same model as the plain run
+    again = tmp_path / "again"
+    run(base_args(tiny_backbone, train_file, tmp_path / "half", *common, "--save_steps", "2", "--save_total_limit",
+                  "5"))
+    run(base_args(tiny_backbone, train_file, again, *common, "--resume_from_checkpoint",
+                  str(tmp_path / "half" / "checkpoint-2")))
+    assert [r["step"] for r in log(again)] == [3, 4]
+    assert max_diff(tmp_path / "plain", again) < 1e-6
+
+    bf16 = tmp_path / "bf16"  # the CPU's bf16 autocast (the same flag on a GPU)
+    run(base_args(tiny_backbone, train_file, bf16, *common, "--bf16", "true"))
+    assert 0.0 < max_diff(tmp_path / "plain", bf16) < 0.05
+
+
+def test_help_lists_the_trainer_s_options():
+    proc = subprocess.run([sys.executable, "-m", "pyserini_i3", "train", "--help"], capture_output=True, text=True,
+                          env=TRAIN_ENV, timeout=120)
+    for flag in ("--bf16", "--deepspeed", "--report_to", "--save_steps", "--logging_steps",
+                 "--dataloader_num_workers", "--gradient_checkpointing", "--resume_from_checkpoint", "--batch-size",
+                 "--device", "--validation-significance"):
+        assert flag in proc.stdout, flag
 
 
 def test_layout_options_reach_the_model(tiny_backbone, train_file, tmp_path):

@@ -120,6 +120,32 @@ def test_with_a_significance_level_a_step_must_beat_the_start_by_a_paired_test(t
         BestStep(tmp_path, "ndcg@10", queries=8, significance=1.0)
 
 
+def _null_runs(tmp_path, looks: int, evaluations: int = 4, runs: int = 2000, queries: int = 50) -> float:
+    """The share of simulated runs whose guard (at 0.05, corrected for ``looks``) keeps a trained step when no step
+    is better than the start: each of ``evaluations`` trained steps scores the start's per-query scores plus
+    zero-mean noise, part of it shared between the steps of a run (successive steps are alike)."""
+    rng = np.random.default_rng(0)
+    kept = 0
+    for _ in range(runs):
+        best = BestStep(tmp_path / "sim", "ndcg@10", queries=queries, significance=0.05, looks=looks)
+        start = rng.uniform(0, 1, queries)
+        best.record(0, {"ndcg@10": float(start.mean()), "mrr@10": 0.0}, Saved(), _scores(list(start)))
+        drift = rng.normal(0, 0.1, queries)
+        for step in range(1, evaluations + 1):
+            values = start + 0.5 * drift + rng.normal(0, 0.1, queries)
+            best.record(step, {"ndcg@10": float(values.mean()), "mrr@10": 0.0}, Saved(), _scores(list(values)))
+        kept += best.kept["step"] != 0
+    return kept / runs
+
+
+def test_the_guard_s_correction_keeps_a_step_no_better_than_the_start_at_most_alpha_of_the_time(tmp_path):
+    """Four looks, each tested at alpha, keep a no-better step more often than alpha; Bonferroni over the four holds
+    it at alpha (up to two binomial standard errors of 2000 simulated runs: 0.0097)."""
+    bound = 0.05 + 2 * (0.05 * 0.95 / 2000) ** 0.5
+    assert _null_runs(tmp_path, looks=4) <= bound
+    assert _null_runs(tmp_path, looks=1, runs=500) > bound + 0.05  # what the correction is for (about 0.18)
+
+
 @pytest.fixture
 def files(tmp_path):
     return (write_training_file(tmp_path / "train.jsonl"),
@@ -164,7 +190,10 @@ def test_a_model_whose_start_is_not_its_base_must_beat_the_base_or_the_output_is
     run(base_args(tiny_backbone, train, tmp_path / "trained", *guard, "--learning-rate", "1e-3"))
     record = json.loads((tmp_path / "trained" / "validation.json").read_text())
     assert record["reference"] == "base" and record["evaluations"][0]["step"] == "base"
-    passed = [e for e in record["evaluations"][1:] if e["p_vs_start"] < 0.05]
+    # looks: step 0 (random heads) and steps 2 and 4, each tested against the base at 0.05 / 3 (Bonferroni)
+    assert (record["correction"], record["looks"]) == ("bonferroni", 3)
+    assert record["level_per_look"] == pytest.approx(0.05 / 3)
+    passed = [e for e in record["evaluations"][1:] if e["p_vs_start"] < 0.05 / 3]
     assert passed and record["selected_step"] == max(passed, key=lambda e: e["ndcg@10"])["step"]
     assert I3Model.from_pretrained(tmp_path / "trained").config.variant == "full"
 
