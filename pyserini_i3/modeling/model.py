@@ -165,10 +165,17 @@ class I3Model(nn.Module):
     def query_model(self) -> nn.Module:
         return self.passage_encoder if self.config.tied_encoders else self.query_encoder
 
-    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
-        """Activation checkpointing in the encoders (the Trainer's ``--gradient_checkpointing``)."""
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None, **_) -> None:
+        """Activation checkpointing in the encoders (what the Trainer's ``--gradient_checkpointing`` calls)."""
         for encoder in {id(m): m for m in (self.passage_encoder, self.query_model())}.values():
-            encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+            if hasattr(encoder, "activation_checkpointing_enable"):  # the name since transformers 5.25
+                encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=activation_checkpointing_kwargs)
+            else:
+                encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=activation_checkpointing_kwargs)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None, **_) -> None:
+        """The name older Trainers call: :meth:`activation_checkpointing_enable`."""
+        self.activation_checkpointing_enable(gradient_checkpointing_kwargs)
 
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.config.pooling == "cls":

@@ -8,6 +8,7 @@
 ``teacher``    teacher scores on every pair of a training file (distillation)
 ``batching``   training groups (deterministic sampling), the run's data order, collation
 ``trainer``    ``I3Trainer``, transformers' Trainer for I^3: loss, optimizer groups, checkpoints
+``validation`` held-out queries, their evaluation, the best step and its paired test
 ``callbacks``  the guard (validation), train_log.jsonl, the progress bar, the seeded start
 ``run``        ``train(args)``: a run from its arguments to a model directory
 =============  ======================================================================

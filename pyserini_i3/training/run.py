@@ -89,8 +89,6 @@ def train(args: TrainArguments) -> Path:
     if args.model.lora_rank:
         add_lora(model, args.model.lora_rank, args.model.lora_alpha, args.model.lora_dropout,
                  args.model.lora_target_modules)
-    if t.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
     teacher = _base_teacher(args, examples).to(t.device) if t.kd_from_base else None
     model.train()
     seeded = SeededStartCallback()  # the random state the model was built in (the Trainer reseeds)

@@ -107,7 +107,8 @@ def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, t
 
 
 def test_the_trainer_s_own_flags(tiny_backbone, train_file, tmp_path):
-    """--logging_steps, --save_steps with rotation, --resume_from_checkpoint, --dataloader_num_workers, --bf16."""
+    """--logging_steps, --save_steps with rotation, --resume_from_checkpoint, --dataloader_num_workers,
+    --gradient-checkpointing, --bf16."""
     common = ["--max-steps", "4", "--learning-rate", "1e-3"]
     run(base_args(tiny_backbone, train_file, tmp_path / "plain", *common))
     out = tmp_path / "flags"
@@ -127,6 +128,10 @@ def test_the_trainer_s_own_flags(tiny_backbone, train_file, tmp_path):
                   str(tmp_path / "half" / "checkpoint-2")))
     assert [r["step"] for r in log(again)] == [3, 4]
     assert max_diff(tmp_path / "plain", again) < 1e-6
+
+    checkpointed = tmp_path / "checkpointed"  # recomputes activations: the same weights
+    run(base_args(tiny_backbone, train_file, checkpointed, *common, "--gradient-checkpointing", "true"))
+    assert max_diff(tmp_path / "plain", checkpointed) < 1e-6
 
     bf16 = tmp_path / "bf16"  # the CPU's bf16 autocast (the same flag on a GPU)
     run(base_args(tiny_backbone, train_file, bf16, *common, "--bf16", "true"))
