@@ -236,6 +236,10 @@ def write_training_file(path: Path, n: int = 16, negatives: int = 5, scores: boo
 
 def run(args: list[str], torchrun: int = 0, check: bool = True, accelerate: int = 0,
         **kwargs) -> subprocess.CompletedProcess:
+    """``python -m pyserini_i3 train ARGS``: in this process (``cli.train.main``, one torch thread, stderr
+    captured), or under ``torchrun`` / ``accelerate launch`` with that many processes."""
+    if not (torchrun or accelerate or kwargs):
+        return train_in_process(args, check)
     prefix = [sys.executable, "-m"]
     if torchrun:
         prefix += ["torch.distributed.run", "--standalone", "--nproc-per-node", str(torchrun), "-m"]
@@ -247,6 +251,37 @@ def run(args: list[str], torchrun: int = 0, check: bool = True, accelerate: int 
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+def command(name: str, *args, check: bool = False) -> subprocess.CompletedProcess:
+    """``python -m pyserini_i3 NAME ARGS`` in this process (its ``main(argv)``, one torch thread, stdout and
+    stderr captured): what the subprocess gives, without starting Python and importing torch again.  The
+    entry point, the start-up hook and the launchers are tested with real subprocesses elsewhere."""
+    import contextlib
+    import io
+
+    import torch
+
+    from pyserini_i3.__main__ import main
+
+    out, err, threads = io.StringIO(), io.StringIO(), torch.get_num_threads()
+    torch.set_num_threads(1)  # as OMP_NUM_THREADS=1 in TRAIN_ENV: the same reduction order in every run
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([name, *map(str, args)])
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        torch.set_num_threads(threads)
+    proc = subprocess.CompletedProcess(["pyserini_i3", name, *map(str, args)], code, out.getvalue(), err.getvalue())
+    if check:
+        assert code == 0, proc.stderr[-3000:]
+    return proc
+
+
+def train_in_process(args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    return command("train", *args, check=check)
 
 
 def base_args(backbone, train_file, output, *extra) -> list[str]:
@@ -264,9 +299,7 @@ def log(path: Path) -> list[dict]:
     return [json.loads(line) for line in (path / "train_log.jsonl").read_text().splitlines()]
 
 
-TEACHER_ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
 def teacher_scores(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pyserini_i3", "teacher-scores", *map(str, args)],
-                          capture_output=True, text=True, env=TEACHER_ENV, timeout=300)
+    return command("teacher-scores", *args)

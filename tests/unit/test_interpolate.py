@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import TRAIN_ENV
+from helpers import command
 from pyserini_i3.modeling.interpolate import interpolate
 from pyserini_i3.modeling.model import I3Model
 
@@ -88,8 +87,7 @@ def test_a_delta_directory_stays_compact(tiny_backbone, tmp_path):
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pyserini_i3", "interpolate", *map(str, args)],
-                          capture_output=True, text=True, env=TRAIN_ENV, timeout=120)
+    return command("interpolate", *args)
 
 
 def test_models_whose_start_is_not_the_base_and_bad_weights_are_refused_in_one_line(tiny_backbone, tmp_path):
