@@ -82,10 +82,22 @@ def scifact_subset(tmp_path_factory):
     return root
 
 
-def test_scifact_bm25_negatives(scifact_subset, tmp_path):
-    out = tmp_path / "train.jsonl"
-    proc = run_prepare("--beir-dir", str(scifact_subset), "--split", "train", "--output", str(out),
-                       "--depth", "100", "--negatives", "15", "--seed", "42", "--threads", "2")
+MINED = ["--depth", "100", "--negatives", "15", "--seed", "42", "--threads", "2"]
+
+
+@pytest.fixture(scope="module")
+def mined(scifact_subset, tmp_path_factory):
+    """One real ``prepare`` process on the subset (BM25 negatives, the index it builds kept): its result, its
+    training file and the kept index, shared by the tests below (one index build, not three)."""
+    work = tmp_path_factory.mktemp("mined")
+    out = work / "train.jsonl"
+    proc = run_prepare("--beir-dir", str(scifact_subset), "--split", "train", "--output", str(out), *MINED,
+                       "--keep-bm25-index", str(work / "bm25"))
+    return proc, out, work / "bm25" / "index"
+
+
+def test_scifact_bm25_negatives(scifact_subset, mined):
+    proc, out, _ = mined
     line = summary(proc)
     assert line.startswith("prepare: 50 queries written (")
     counts = (", 0 without positives, 0 not in queries file, 0 unknown docids in qrels, 0 malformed lines, "
@@ -101,17 +113,14 @@ def test_scifact_bm25_negatives(scifact_subset, tmp_path):
     assert sum(len(e.positive_passages) for e in examples) > 50  # some queries have several positives
     check_examples(examples, qrels, docs, 15)
     assert f"({sum(len(e.positive_passages) for e in examples)} positives, 750 negatives)" in line
-    assert not list(tmp_path.glob(".*tmp"))
+    assert not list(out.parent.glob(".*tmp"))
 
 
-def test_scifact_existing_index_gives_the_bm25_top_hits(scifact_subset, tmp_path, capsys):
+def test_scifact_existing_index_gives_the_bm25_top_hits(scifact_subset, mined, tmp_path, capsys):
     """With --bm25-index and depth = negatives, the negatives are exactly Pyserini's BM25 top hits minus positives."""
     from pyserini_i3.cli.prepare import main
-    from pyserini_i3.training.mining import build_bm25_index
 
-    docs = read_collection(scifact_subset / "corpus.jsonl")
-    index = build_bm25_index(docs, tmp_path / "work", threads=2)
-    capsys.readouterr()
+    index = mined[2]
     out = tmp_path / "top.jsonl"
     argv = ["--beir-dir", str(scifact_subset), "--output", str(out), "--bm25-index", str(index),
             "--depth", "10", "--negatives", "10"]
@@ -218,22 +227,22 @@ def test_dense_negatives_from_a_faiss_index(tmp_path):
     )
 
 
-def test_scifact_kept_index_is_the_one_mined(scifact_subset, tmp_path, capsys):
+def test_scifact_kept_index_is_the_one_mined(scifact_subset, mined, tmp_path, capsys):
     """--keep-bm25-index DIR keeps the index prepare built; mining it again with --bm25-index DIR/index
     gives the same file, and the two options together are refused in one line."""
     from pyserini_i3.cli.prepare import main
 
-    first, again = tmp_path / "first.jsonl", tmp_path / "again.jsonl"
-    base = ["--beir-dir", str(scifact_subset), "--depth", "20", "--negatives", "5"]
-    assert main(base + ["--output", str(first), "--keep-bm25-index", str(tmp_path / "bm25")]) == 0
-    assert (tmp_path / "bm25" / "index").is_dir()
-    assert main(base + ["--output", str(again), "--bm25-index", str(tmp_path / "bm25" / "index")]) == 0
+    _, first, index = mined
+    again = tmp_path / "again.jsonl"
+    base = ["--beir-dir", str(scifact_subset), "--split", "train", *MINED]
+    assert index.is_dir()
+    assert main(base + ["--output", str(again), "--bm25-index", str(index)]) == 0
     assert first.read_bytes() == again.read_bytes()
     capsys.readouterr()
     assert main(base + ["--output", str(tmp_path / "x.jsonl"), "--keep-bm25-index", str(tmp_path / "k"),
-                        "--bm25-index", str(tmp_path / "bm25" / "index")]) == 1
+                        "--bm25-index", str(index)]) == 1
     assert capsys.readouterr().err.strip().startswith("prepare: error: --keep-bm25-index keeps the BM25 index")
     assert not (tmp_path / "x.jsonl").exists() and not (tmp_path / "k").exists()
     # an index kept earlier is not built over: its stale collection files would be indexed too
-    assert main(base + ["--output", str(tmp_path / "x.jsonl"), "--keep-bm25-index", str(tmp_path / "bm25")]) == 1
+    assert main(base + ["--output", str(tmp_path / "x.jsonl"), "--keep-bm25-index", str(index.parent)]) == 1
     assert "--keep-bm25-index" in capsys.readouterr().err and not (tmp_path / "x.jsonl").exists()
