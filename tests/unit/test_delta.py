@@ -17,16 +17,17 @@ from helpers import PASSAGES, base_args, log, run, write_training_file
 LORA = ["--lora-rank", "4", "--learning-rate", "1e-2", "--max-steps", "3"]
 
 
-@pytest.fixture
-def base(tiny_backbone, tmp_path):
-    """A private copy of the tiny base, so tests may tamper with it."""
-    return shutil.copytree(tiny_backbone, tmp_path / "base")
+@pytest.fixture(scope="module")
+def base(tiny_backbone, tmp_path_factory):
+    """The module's copy of the tiny base (a test that tampers with it puts it back)."""
+    return shutil.copytree(tiny_backbone, tmp_path_factory.mktemp("delta") / "base")
 
 
-@pytest.fixture
-def trained(base, tmp_path):
-    data = write_training_file(tmp_path / "train.jsonl")
-    out = tmp_path / "lora"
+@pytest.fixture(scope="module")
+def trained(base):
+    """One LoRA run over that base, shared by the tests that read it."""
+    data = write_training_file(base.parent / "train.jsonl")
+    out = base.parent / "lora"
     run(base_args(base, data, out, *LORA))
     return out
 
@@ -71,22 +72,27 @@ def test_other_base_weights_are_refused_in_one_line(trained, base):
     from pyserini_i3.modeling.model import I3Model
 
     weights = base / "model.safetensors"
+    original = weights.read_bytes()
     state = load_file(str(weights))
     key = next(k for k in state if k.endswith("query.weight"))
     state[key] = state[key] + 1e-3
     save_file(state, str(weights))
-    with pytest.raises(ValueError) as err:
-        I3Model.from_pretrained(trained)
+    try:
+        with pytest.raises(ValueError) as err:
+            I3Model.from_pretrained(trained)
+    finally:
+        weights.write_bytes(original)
     message = str(err.value)
     assert "\n" not in message and "not the ones this encoder was trained on" in message and str(trained) in message
 
 
-def test_missing_heads_file_is_named(trained):
+def test_missing_heads_file_is_named(trained, tmp_path):
     from pyserini_i3.modeling.model import I3Model
 
-    (trained / "i3_heads.safetensors").unlink()
+    copy = shutil.copytree(trained, tmp_path / "lora")
+    (copy / "i3_heads.safetensors").unlink()
     with pytest.raises(ValueError, match="i3_heads.safetensors is missing"):
-        I3Model.from_pretrained(trained)
+        I3Model.from_pretrained(copy)
 
 
 def test_lora_run_resumes_to_the_same_model(base, tmp_path):
