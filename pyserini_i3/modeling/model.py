@@ -165,11 +165,12 @@ class I3Model(nn.Module):
     def query_model(self) -> nn.Module:
         return self.passage_encoder if self.config.tied_encoders else self.query_encoder
 
-    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None, **_) -> None:
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None, **options) -> None:
         """Activation checkpointing in the encoders (what the Trainer's ``--gradient_checkpointing`` calls)."""
         for encoder in {id(m): m for m in (self.passage_encoder, self.query_model())}.values():
             if hasattr(encoder, "activation_checkpointing_enable"):  # the name since transformers 5.25
-                encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=activation_checkpointing_kwargs)
+                encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=activation_checkpointing_kwargs,
+                                                        **options)
             else:
                 encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=activation_checkpointing_kwargs)
 

@@ -107,7 +107,8 @@ def save_model_dir(model, target: str | os.PathLike, state_dict: dict | None = N
         if compact:  # trained with adapters: store only what training added
             (tmp / DELTA_FILE).write_text(json.dumps(save_delta(model, tmp), indent=2) + "\n")
         else:
-            state = {k: v.detach().contiguous().cpu() for k, v in (state_dict or model.state_dict()).items()}
+            state = model.state_dict() if state_dict is None else state_dict
+            state = {k: v.detach().contiguous().cpu() for k, v in state.items()}
             save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         if model.tokenizer is not None:
             model.tokenizer.save_pretrained(tmp)

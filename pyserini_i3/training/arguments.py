@@ -108,8 +108,8 @@ class TrainingArguments(transformers.TrainingArguments):
                 "into a file, without the file"})
     seed: int = 42
     eval_steps: int = field(default=0, metadata={
-        "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: four times "
-                "over the run)"})
+        "help": "with a validation set: evaluate at step 0 and every N steps and at the end (0: every quarter "
+                "of the run, N = steps // 4)"})
     validation_metric: str = field(default="ndcg@10", metadata={"help": "ndcg@10 | mrr@10: what 'best' means"})
     validation_significance: float = field(default=0.05, metadata={
         "help": "with a validation set: a trained step replaces the start only when it beats it by a one-sided "

@@ -139,10 +139,9 @@ class Collator:
             "query_inputs": model.tokenize(queries, self.query_max_length),
             "passage_inputs": model.tokenize(passages, self.passage_max_length),
         }
-        if getattr(model, "vocab_head", None) is not None:
-            targets = [t for g in groups for t in g.rec_targets]
-            if any(targets):
-                batch["reconstruction_labels"] = model.reconstruction_labels(targets)
+        if getattr(model, "vocab_head", None) is not None:  # always, even all ignored: under DDP every process
+            # then counts the batch's target tokens together (model.forward), whatever its own slice holds
+            batch["reconstruction_labels"] = model.reconstruction_labels([t for g in groups for t in g.rec_targets])
         if all(g.teacher_scores is not None for g in groups):
             batch["teacher_scores"] = torch.tensor([g.teacher_scores for g in groups], dtype=torch.float32)
         return batch

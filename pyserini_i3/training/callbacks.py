@@ -87,6 +87,10 @@ class TrainLogCallback(TrainerCallback):
     def __init__(self, path: Path):
         self.path = Path(path)
 
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:  # the last step is logged whatever --logging-steps says
+            control.should_log = True
+
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero and self.path.is_file():  # fresh: start over; resumed: drop redone steps
             kept = [line for line in self.path.read_text().splitlines(keepends=True)

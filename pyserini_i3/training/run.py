@@ -53,9 +53,12 @@ def build_model(args: TrainArguments) -> I3Model:
     )
 
 
-def last_checkpoint(output: Path) -> Path | None:
-    """The newest complete ``checkpoint-N`` (its ``trainer_state.json``, written last, is there)."""
-    done = [d for d in output.glob("checkpoint-*") if d.name[11:].isdigit() and (d / "trainer_state.json").is_file()]
+def last_checkpoint(output: Path, processes: int = 1) -> Path | None:
+    """The newest complete ``checkpoint-N``: its ``trainer_state.json`` (the main process's last file) and the
+    random state of each of ``processes`` processes are there."""
+    rng = ["rng_state.pth"] if processes == 1 else [f"rng_state_{i}.pth" for i in range(processes)]
+    done = [d for d in output.glob("checkpoint-*") if d.name[11:].isdigit()
+            and all((d / name).is_file() for name in ("trainer_state.json", *rng))]
     return max(done, key=lambda d: int(d.name[11:])) if done else None
 
 
@@ -77,6 +80,13 @@ def train(args: TrainArguments) -> Path:
     if not examples:
         raise ValueError(f"--train-file {args.data.train_file}: no usable training example")
     examples, validator = _validation_set(args, examples, main)
+    if t.n_gpu > 1:  # the Trainer would wrap the model in nn.DataParallel, which gathers no in-batch negatives
+        raise ValueError(f"{t.n_gpu} GPUs are visible to one process: launch one process per GPU (torchrun "
+                         f"--nproc_per_node {t.n_gpu} -m pyserini_i3 train ...), or pick one with CUDA_VISIBLE_DEVICES")
+    if t.deepspeed and t.hf_deepspeed_config.is_zero3():
+        raise ValueError(f"--deepspeed {t.deepspeed}: ZeRO-3 shards the parameters, and the guard's evaluation and "
+                         "the model directory are written from the main process's copy: use ZeRO-2 "
+                         "(docs/ds_zero2.json)")
     micro = t.batch_size // t.gradient_accumulation_steps
     if micro % t.world_size:
         raise ValueError(f"{micro} queries per micro-batch do not split over {t.world_size} processes")
@@ -95,9 +105,9 @@ def train(args: TrainArguments) -> Path:
 
     resume = str(t.resume_from_checkpoint) if t.resume_from_checkpoint else None
     if t.resume and not resume:
-        found = last_checkpoint(output)
+        found = last_checkpoint(output, t.world_size)
         resume = str(found) if found else None
-    if not resume and last_checkpoint(output) and main:
+    if not resume and last_checkpoint(output, t.world_size) and main:
         logger.warning("%s has checkpoints; pass --resume true to continue from them", output)
     t.max_steps, t.per_device_train_batch_size = total, micro // t.world_size
     if not t.warmup_steps:

@@ -58,11 +58,16 @@ class I3Trainer(Trainer):
         super().__init__(*args, **kwargs)
         self.teacher, self.validator, self.steps_per_epoch = teacher, validator, steps_per_epoch
         self._parts = torch.zeros(len(PARTS), dtype=torch.float64)
-        self._last_log: tuple[int, float] | None = None  # (step, time) of the last training log
+        self._last_log: tuple[int, float] | None = None  # (step, time) of the last training log (or first step)
+        self._first_step_time: float | None = None
+        self._paused = 0.0  # seconds of evaluations and checkpoints since the last log: not training time
 
     # ------------------------------------------------------------------ the loss
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         a = self.args
+        if self._last_log is None:  # the first step of this run (after any evaluation before it)
+            self._first_step_time, self._paused = time.time(), 0.0
+            self._last_log = (self.state.global_step, self._first_step_time)
         if self.teacher is not None:  # --kd-from-base: the frozen base scores this batch's groups
             inputs["teacher_scores"] = group_scores(self.teacher, inputs["query_inputs"], inputs["passage_inputs"])
         epoch = self.state.global_step // self.steps_per_epoch
@@ -94,12 +99,17 @@ class I3Trainer(Trainer):
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         load_saved(model or self.model, Path(resume_from_checkpoint))
 
+    def _save_checkpoint(self, model, trial) -> None:
+        started = time.time()
+        super()._save_checkpoint(model, trial)
+        self._paused += time.time() - started
+
     # ------------------------------------------------------------------ logging and evaluation
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Training logs carry the loss's parts, unrounded and averaged over processes, and the rates."""
         if "loss" in logs:
             step, now = self.state.global_step, time.time()
-            last_step, last_time = self._last_log or (self._initial_global_step, start_time or now)
+            last_step, last_time = self._last_log
             steps = max(step - last_step, 1)
             parts = self._parts.to(self.args.device)
             if self.args.world_size > 1:
@@ -108,11 +118,11 @@ class I3Trainer(Trainer):
             logs.update(zip(PARTS, (parts.cpu() / steps).tolist()))
             self._parts.zero_()
             rates = self.lr_scheduler.get_last_lr()
-            queries = self.args.batch_size * steps / max(now - last_time, 1e-9)
+            queries = self.args.batch_size * steps / max(now - last_time - self._paused, 1e-9)
             logs.update(lr=rates[0], head_lr=max(rates), queries_per_s=round(queries, 3),
                         passages_per_s=round(queries * self.train_dataset.groups.group_size, 3),
-                        elapsed_s=round(now - (start_time or now), 2))
-            self._last_log = (step, now)
+                        elapsed_s=round(now - self._first_step_time, 2))
+            self._last_log, self._paused = (step, now), 0.0
         self.state.epoch = self.state.global_step / self.steps_per_epoch  # the data's epochs, not the loader's
         super().log(logs, start_time)
 
@@ -121,11 +131,14 @@ class I3Trainer(Trainer):
         scores as ``per_query``."""
         if self.validator is None:
             return {}
+        started = time.time()
         per_query = self.validator.evaluate_per_query(self.model) if self.is_world_process_zero() else None
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in means(per_query).items()} if per_query else {}
         if metrics:
             self.log(metrics)
+        self.control.should_evaluate = False  # as callback_handler.on_evaluate does (it passes no per_query)
         self.control = self.callback_handler.call_event("on_evaluate", self.args, self.state, self.control,
                                                         metrics=metrics, per_query=per_query)
         self.accelerator.wait_for_everyone()
+        self._paused += time.time() - started
         return metrics

@@ -112,13 +112,13 @@ def test_the_trainer_s_own_flags(tiny_backbone, train_file, tmp_path):
     common = ["--max-steps", "4", "--learning-rate", "1e-3"]
     run(base_args(tiny_backbone, train_file, tmp_path / "plain", *common))
     out = tmp_path / "flags"
-    run(base_args(tiny_backbone, train_file, out, *common, "--logging_steps", "2", "--save_steps", "2",
+    run(base_args(tiny_backbone, train_file, out, *common, "--logging_steps", "3", "--save_steps", "2",
                   "--save_total_limit", "1", "--dataloader_num_workers", "2"))
-    assert [r["step"] for r in log(out)] == [2, 4]
+    assert [r["step"] for r in log(out)] == [3, 4]  # every third step, and the last
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4"]  # rotated
     assert max_diff(tmp_path / "plain", out) == 0.0  # the data order does not depend on the loader's workers
     args = json.loads((out / "training_args.json").read_text())
-    assert (args["logging_steps"], args["save_steps"], args["dataloader_num_workers"]) == (2, 2, 2)
+    assert (args["logging_steps"], args["save_steps"], args["dataloader_num_workers"]) == (3, 2, 2)
 
     # resume from an explicit checkpoint folder of another run: the same model as the plain run
     again = tmp_path / "again"
