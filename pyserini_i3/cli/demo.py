@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     result.seconds = seconds
     write_results(args.out, f"demo: {name}", result.description, encoder_note, run, result.scores, seconds,
                   extra=demo_record_extra(result),
-                  data={"stages_s": {k: round(v, 1) for k, v in result.stages.items()}})
+                  data={"stages_s": {k: round(v, 1) for k, v in result.stages.items()}}, device=device)
 
     width = max(len(s) for s in result.scores)
     print(f"\n{result.description}")

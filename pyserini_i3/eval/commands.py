@@ -93,11 +93,23 @@ def versions() -> dict[str, str]:
     return found
 
 
+def machine_note(device: str = "cpu") -> str:
+    """Where the commands ran: the CPU, and the GPU when ``device`` (Pyserini's ``--device``) names one."""
+    cores = f"{platform.machine()}, {os.cpu_count()} CPU cores"
+    if not device.startswith("cuda"):
+        return f"{cores}, no GPU used (--device {device})"
+    import torch
+
+    return f"{cores}, GPU {torch.cuda.get_device_name(torch.device(device))} (--device {device})"
+
+
 def write_results(out: Path, name: str, description: str, encoder_note: str, run: Runner,
-                  scores: dict, seconds: float, extra: list[str] | None = None, data: dict | None = None) -> None:
-    """``commands.sh``, ``scores.md`` and ``scores.json`` in ``out`` (``data``: more keys for the json)."""
+                  scores: dict, seconds: float, extra: list[str] | None = None, data: dict | None = None,
+                  device: str = "cpu") -> None:
+    """``commands.sh``, ``scores.md`` and ``scores.json`` in ``out`` (``data``: more keys for the json; ``device``:
+    the one the encoder ran on, for the record)."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU used (--device cpu)"
+    machine = machine_note(device)
     found = versions()
     lines = ["#!/usr/bin/env bash", f"# {name}: {description}",
              "# Run from the collection's scratch directory (corpus/, topics.tsv, qrels.txt),",

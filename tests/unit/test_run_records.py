@@ -39,3 +39,13 @@ def test_the_demos_fresh_outputs_are_ignored_by_git():
     for name in ("run.i3.trec", "scores.md", "scores.json", "commands.sh"):
         assert subprocess.run(["git", "check-ignore", "-q", str(out / name)], cwd=ROOT).returncode == 0
     assert subprocess.run(["git", "check-ignore", "-q", "runs/demo/scores.md"], cwd=ROOT).returncode == 1
+
+
+def test_the_record_names_the_device_the_encoder_ran_on(monkeypatch):
+    import torch
+
+    from pyserini_i3.eval.commands import machine_note
+
+    assert machine_note("cpu").endswith("CPU cores, no GPU used (--device cpu)")
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100 80GB HBM3")
+    assert machine_note("cuda:0").endswith("CPU cores, GPU NVIDIA H100 80GB HBM3 (--device cuda:0)")
