@@ -1,7 +1,9 @@
-"""The training entry point: repeatability, multi-process equivalence, resume, outputs.
+"""The training entry point on transformers' Trainer: repeatability, multi-process equivalence, resume, the
+Trainer's flags, outputs.
 
 All runs use a tiny random BERT (hidden 32, 2 layers, no dropout) and a synthetic
-Tevatron-shaped file, so each takes seconds on a CPU.
+Tevatron-shaped file.  ``run`` trains in this process through ``cli.train.main`` (about a
+second); torchrun, accelerate launch and the SIGKILL test start real processes.
 """
 
 from __future__ import annotations
