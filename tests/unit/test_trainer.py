@@ -85,6 +85,33 @@ def test_two_processes_equal_one_process_on_the_global_batch(tiny_backbone, trai
     assert abs(vectors[0] - vectors[1]).max() < 1e-4
 
 
+def test_two_processes_when_a_process_s_slice_has_no_reconstruction_target(tiny_backbone, tmp_path):
+    """--rec-targets pseudo with few pseudo-queries: some steps give one process no target at all; both still
+    count the batch's target tokens together (no mismatched collectives), and the run equals one process."""
+    lines = write_training_file(tmp_path / "all.jsonl").read_text().splitlines()
+    sparse = tmp_path / "sparse.jsonl"
+    with open(sparse, "w") as f:
+        for i, line in enumerate(lines):
+            example = json.loads(line)
+            if i % 4:
+                del example["positive_passages"][0]["pseudo_query"]
+            f.write(json.dumps(example) + "\n")
+    common = ["--max-steps", "4", "--optimizer", "sgd", "--learning-rate", "0.1", "--head-learning-rate", "0.1",
+              "--weight-decay", "0", "--rec-targets", "pseudo"]
+    from pyserini_i3.training.batching import StepDataset, TrainGroups
+    from pyserini_i3.training.examples import read_training_file
+
+    data = StepDataset(TrainGroups(read_training_file(sparse), 3, 42, "pseudo"), 4, 4, 42)
+    halves = [[any(data[4 * step + 2 * rank + i].rec_targets[0] for i in range(2)) for rank in range(2)]
+              for step in range(4)]
+    assert [True, False] in halves or [False, True] in halves  # a step where one process has no target
+    run(base_args(tiny_backbone, sparse, tmp_path / "one", *common))
+    run(base_args(tiny_backbone, sparse, tmp_path / "two", *common), torchrun=2)
+    for a, b in zip(log(tmp_path / "one"), log(tmp_path / "two"), strict=True):
+        assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["reconstruction"] - b["reconstruction"]) < 1e-5
+    assert max_diff(tmp_path / "one", tmp_path / "two") < 1e-5
+
+
 def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, tmp_path):
     from pyserini_i3.modeling.model import I3Model
 
