@@ -19,22 +19,18 @@ Nothing here calls our model code or transformers' BertLayer for the reference.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import OFFICIAL_SHAPES, PASSAGES, QUERIES, official_state_dict
+from helpers import OFFICIAL_SHAPES, PASSAGES, QUERIES, command, official_state_dict
 from helpers import vocab_size as _vocab_size
 from pyserini_i3.__main__ import main as cli_main
 from pyserini_i3.modeling.convert import convert_official, map_official_state_dict
 from pyserini_i3.modeling.model import I3Model
 
 D, HEADS, FFN, LAYERS, MAX_POS, EPS = OFFICIAL_SHAPES  # the tiny BERT of helpers.write_tiny_bert
-REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- reference forward
@@ -203,9 +199,7 @@ def test_converter_rejects_wrong_layouts(tiny_backbone, state):
 
 # --------------------------------------------------------------------------- the command line
 def _run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "pyserini_i3", "convert-official", *map(str, args)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    return command("convert-official", *args)
 
 
 def test_cli_converts_and_the_directory_loads(tmp_path, tiny_backbone, state, reference):
