@@ -67,9 +67,17 @@ class Runner:
         return proc.stdout or ""
 
     def trec_eval(self, qrels: str, run: str) -> dict[str, float]:
-        """nDCG@10, R@100 and MRR@10 of ``run`` by ``pyserini.eval.trec_eval``."""
-        return {label: parse_trec_eval(self(*trec_eval(options, qrels, run)), measure)
-                for label, options, measure in METRICS}
+        """nDCG@10, R@100 and MRR@10 of ``run`` by ``pyserini.eval.trec_eval``: one start (one JVM) for the
+        measures that share their options (``-c``; MRR@10's ``-M 10`` cut needs a start of its own)."""
+        groups: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
+        for label, options, measure in METRICS:
+            at = options.index("-m")
+            groups.setdefault(tuple(options[:at] + options[at + 2:]), []).append((label, options[at + 1], measure))
+        scores = {}
+        for shared, measures in groups.items():
+            out = self(*trec_eval([*shared, *[a for _, name, _ in measures for a in ("-m", name)]], qrels, run))
+            scores.update({label: parse_trec_eval(out, measure) for label, _, measure in measures})
+        return {label: scores[label] for label, _, _ in METRICS}
 
 
 def load_note() -> str:

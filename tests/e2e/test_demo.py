@@ -73,6 +73,9 @@ def test_demo_writes_runs_submission_and_scores(demo):
             assert values["R@100"] == 1.0  # every passage is retrieved
     assert set(scores["stages_s"]) and all(v >= 0 for v in scores["stages_s"].values())
     assert "| stage | seconds |" in (out / "scores.md").read_text()
+    # trec_eval starts twice per run (nDCG@10 and R@100 together; MRR@10 with its -M 10 cut), not per metric
+    evals = [line for line in (out / "commands.sh").read_text().splitlines() if "pyserini.eval.trec_eval" in line]
+    assert len(evals) == 2 * 3 and sum("-m ndcg_cut.10 -m recall.100" in line for line in evals) == 3
 
 
 def test_trained_default_ranks_the_sample_claims(demo):
