@@ -103,11 +103,11 @@ def train(args: TrainArguments) -> Path:
     model.train()
     seeded = SeededStartCallback()  # the random state the model was built in (the Trainer reseeds)
 
+    found = last_checkpoint(output, t.world_size)
     resume = str(t.resume_from_checkpoint) if t.resume_from_checkpoint else None
-    if t.resume and not resume:
-        found = last_checkpoint(output, t.world_size)
-        resume = str(found) if found else None
-    if not resume and last_checkpoint(output, t.world_size) and main:
+    if t.resume and not resume and found:
+        resume = str(found)
+    if not resume and found and main:
         logger.warning("%s has checkpoints; pass --resume true to continue from them", output)
     t.max_steps, t.per_device_train_batch_size = total, micro // t.world_size
     if not t.warmup_steps:

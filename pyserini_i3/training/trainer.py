@@ -57,7 +57,7 @@ class I3Trainer(Trainer):
     def __init__(self, *args, teacher=None, validator=None, steps_per_epoch: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.teacher, self.validator, self.steps_per_epoch = teacher, validator, steps_per_epoch
-        self._parts = torch.zeros(len(PARTS), dtype=torch.float64)
+        self._parts: torch.Tensor | None = None  # the loss's parts summed on the device since the last log
         self._last_log: tuple[int, float] | None = None  # (step, time) of the last training log (or first step)
         self._first_step_time: float | None = None
         self._paused = 0.0  # seconds of evaluations and checkpoints since the last log: not training time
@@ -74,8 +74,9 @@ class I3Trainer(Trainer):
         rec_weight = a.rec_weight / 10 ** epoch if a.rec_schedule == "epoch-decay" else a.rec_weight
         out = model(**inputs, reconstruction_weight=rec_weight, distillation_weight=a.kd_weight,
                     gather=a.world_size > 1)
-        self._parts += torch.tensor(list(out.components().values()), dtype=torch.float64) / \
-            a.gradient_accumulation_steps
+        parts = torch.stack([out.loss, out.contrastive_loss, out.reconstruction_loss, out.distillation_loss]).detach()
+        parts = parts.float() / a.gradient_accumulation_steps  # no .item() here: no device sync per micro-batch
+        self._parts = parts if self._parts is None else self._parts + parts
         return (out.loss, out) if return_outputs else out.loss
 
     # ------------------------------------------------------------------ optimizer, data, checkpoints
@@ -115,8 +116,8 @@ class I3Trainer(Trainer):
             if self.args.world_size > 1:
                 torch.distributed.all_reduce(parts)
                 parts /= self.args.world_size
-            logs.update(zip(PARTS, (parts.cpu() / steps).tolist()))
-            self._parts.zero_()
+            logs.update(zip(PARTS, (parts.cpu().double() / steps).tolist()))
+            self._parts = None
             rates = self.lr_scheduler.get_last_lr()
             queries = self.args.batch_size * steps / max(now - last_time - self._paused, 1e-9)
             logs.update(lr=rates[0], head_lr=max(rates), queries_per_s=round(queries, 3),
