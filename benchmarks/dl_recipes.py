@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling benchmar
 import rerank_judged  # noqa: E402
 import scifact  # noqa: E402  (the rows, the sizing and the training of the SciFact benchmark)
 
+from pyserini_i3.utils import trec  # noqa: E402
 from pyserini_i3.utils.files import write_atomic  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def evaluate(model_dir: Path | None, pools: dict, args) -> dict:
     result = {}
     for pool_name, pool in pools.items():
         per_query = rerank_judged.rerank(model, pool, args.eval_passage_length)["ndcg@10"]
-        result[pool_name] = {"ndcg@10": statistics.fmean(per_query.values()), "per_query_ndcg10": per_query}
+        result[pool_name] = {"ndcg@10": trec.mean(per_query), "per_query_ndcg10": per_query}
     return result
 
 
@@ -104,7 +105,7 @@ def report(cells: dict[str, list[dict]], base: dict, args, out: Path) -> str:
             mean_query = {q: statistics.fmean(r["pools"][p]["per_query_ndcg10"][q] for r in records)
                           for q in base[p]["per_query_ndcg10"]}
             spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
-            test = scifact.paired_t(mean_query, base[p]["per_query_ndcg10"])
+            test = trec.paired_t(mean_query, base[p]["per_query_ndcg10"])
             row += [f"{statistics.fmean(values):.4f}{spread}",
                     "the base itself" if test.get("identical") else f"{test['mean_diff']:+.4f} ({test['p']:.2g})"]
             summary[kind][p] = {"mean": statistics.fmean(values), "per_seed": values, "vs_base": test}

@@ -48,6 +48,7 @@ import importlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,7 @@ import numpy as np
 
 from pyserini_i3.eval.commands import display_path
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
+from pyserini_i3.utils import trec
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -153,19 +155,8 @@ def load_scifact(shared: Path, sample: int | None):
 
 
 def ndcg10(qrels: dict, run: dict) -> float:
-    import pytrec_eval
-
-    run = {q: hits for q, hits in run.items() if q in qrels}
-    scores = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
-    return statistics.fmean(scores.get(q, {}).get("ndcg_cut_10", 0.0) for q in qrels)
-
-
-def read_trec(path: Path) -> dict:
-    run: dict[str, dict[str, float]] = {}
-    for line in path.read_text().splitlines():
-        q, _, d, _, s, _ = line.split()
-        run.setdefault(q, {})[d] = float(s)
-    return run
+    """Mean nDCG@10 over the judged queries (``trec_eval -c``: a query the run misses scores 0)."""
+    return trec.mean(trec.evaluate(qrels, run, ["ndcg_cut_10"])["ndcg_cut_10"])
 
 
 # --------------------------------------------------------------------------- models
@@ -187,9 +178,9 @@ def build_models(work: Path) -> dict[str, Path]:
         assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine), side
     for name, model in (("i3", i3), ("de", de)):
         model.save_pretrained(dirs[name])
-        model.config.fast_path = "int8"
-        model.save_pretrained(dirs[f"{name}-int8"])
-        model.config.fast_path = "off"
+        shutil.copytree(dirs[name], dirs[f"{name}-int8"], dirs_exist_ok=True)  # only config.json's route differs
+        config = dirs[f"{name}-int8"] / "config.json"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "fast_path": "int8"}, indent=2) + "\n")
     return dirs
 
 
@@ -220,7 +211,7 @@ def flops_per_passage(model, mode: str, length: int) -> int:
                 model.passage_vectors(inputs)
         else:
             with torch.inference_mode():
-                model.fast.passage_vectors(inputs, mode)
+                model.passage_vectors(inputs, fast_path=mode)
     return counter.get_total_flops()
 
 
@@ -246,18 +237,6 @@ class PartTimer:
     def module(self, module, part):
         self._handles.append(module.register_forward_pre_hook(self._pre(part)))
         self._handles.append(module.register_forward_hook(self._post(part)))
-
-    def method(self, model, name, part):
-        inner = getattr(model, name)
-        pre, post = self._pre(part), self._post(part)
-
-        def timed(*args, **kwargs):
-            pre()
-            out = inner(*args, **kwargs)
-            post()
-            return out
-
-        setattr(model, name, timed)
 
     @contextmanager
     def into(self, bucket: dict):
@@ -339,18 +318,16 @@ def encode_everything(models: dict, docs: list[dict], args, capture: TokenCaptur
         shift = c % len(active)
         for name, key, mode, _ in active[shift:] + active[:shift]:
             model = models[key]
-            model.config.fast_path = mode
             capture.active = name == "I3 fp32 exact"
             if capture.active:
                 capture.expect(chunk, c)
             with timer.into(parts[name]):
                 start = time.perf_counter()
                 out = model.encode_passages([texts[i] for i in chunk], titles=[titles[i] for i in chunk],
-                                            batch_size=BATCH, max_length=args.max_length)
+                                            batch_size=BATCH, max_length=args.max_length, fast_path=mode)
                 copying = capture.seconds.get(c, 0.0) if capture.active else 0.0
                 seconds[name][c] = time.perf_counter() - start - copying
             capture.active = False
-            model.config.fast_path = "off"
             vectors[name][chunk] = out
             sorted_lengths = sorted((lengths[i] for i in chunk), reverse=True)
             batches[name][c] = [(len(sorted_lengths[b:b + BATCH]), sorted_lengths[b])
@@ -475,9 +452,10 @@ def report_encoding(r: dict) -> list[str]:
               "each configuration encodes each chunk in turn. Parts: forward hooks; other = tokenisation, padding, "
               "pooling, copies. The I^3 `exact` pass also copied the token states out for the token-level index; "
               f"that copying ({e['token_capture_s']:.1f} s) is taken out of its time. DE fp32, I^3 `exact` and "
-              "DE int8 encode every chunk, I^3 int8 every 2nd, I^3 `off` every 4th. The fast path's allocator "
-              "setting (`I3Model.fast_path`) is process-wide: from the warm-up on it serves every configuration of "
-              "this run, `off` included.", "",
+              "DE int8 encode every chunk, I^3 int8 every 2nd, I^3 `off` every 4th. The benchmark opts into the "
+              "allocator setting (`pyserini_i3.utils.memory.keep_freed_memory`, process-wide) before the warm-up: "
+              "it serves every configuration of this run, `off` included, and the command lines "
+              "(`$PYSERINI_I3_KEEP_FREED_MEMORY=1`).", "",
               "| configuration | chunks | passages | seconds | passages/s | encoder | reconstructor | interactor "
               "| other |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -656,13 +634,16 @@ def setup(args: argparse.Namespace) -> Context:
     load_start = load_average()
     import torch
 
-    from pyserini_i3.modeling.fast_path import FAST_PATH_ENV
     from pyserini_i3.modeling.model import I3Model
+    from pyserini_i3.plugin.encoders import FAST_PATH_ENV, KEEP_FREED_MEMORY_ENV
+    from pyserini_i3.utils.memory import keep_freed_memory
 
     # the query encoder's module registers "i3" with pyserini.encode on import: done here, before any measurement,
     # as the script always has (measure_queries imports the class itself)
     importlib.import_module("pyserini_i3.plugin.encoders")
     os.environ.pop(FAST_PATH_ENV, None)
+    os.environ[KEEP_FREED_MEMORY_ENV] = "1"  # the command lines opt in as this process does
+    keep_freed_memory()
     work, out = args.work, args.out
     if args.sample:  # a quick check: its report stays in the work folder
         out = work / f"results-sample{args.sample}"
@@ -699,10 +680,8 @@ def warm_up(ctx: Context) -> None:
     """Every configuration once (this builds the int8 copies)."""
     for model in (ctx.i3, ctx.de):
         for mode in ("off", "exact", "int8"):
-            model.config.fast_path = mode
-            model.encode_passages(ctx.joined[:2], max_length=ctx.args.max_length)
-            model.encode_queries([ctx.queries[0][1]])
-        model.config.fast_path = "off"
+            model.encode_passages(ctx.joined[:2], max_length=ctx.args.max_length, fast_path=mode)
+            model.encode_queries([ctx.queries[0][1]], fast_path=mode)
 
 
 def instrument(ctx: Context):
@@ -711,11 +690,9 @@ def instrument(ctx: Context):
     timer = PartTimer()
     for model in (i3, ctx.de):
         timer.module(model.passage_encoder, "encoder")
-        timer.module(model.fast.int8_copies()["passage_encoder"], "encoder")
-    timer.module(i3.reconstructor, "reconstructor")
+        timer.module(model.int8_copies()["passage_encoder"], "encoder")
+    timer.module(i3.reconstructor, "reconstructor")  # one forward for every route
     timer.module(i3.interactor, "interactor")
-    timer.method(i3.fast, "reconstruct", "reconstructor")
-    timer.method(i3.fast, "interact", "interactor")
     capture = TokenCapture(ctx.lengths, i3.dim)
     handle = i3.passage_encoder.register_forward_hook(capture.hook, with_kwargs=True)
     return timer, capture, handle
@@ -873,7 +850,7 @@ def measure_queries(ctx: Context, encoding: Encoding, idx: dict[str, Path]) -> t
 
 def measure_cli(ctx: Context, idx: dict[str, Path], ndcg: dict) -> dict:
     """``python -m pyserini.search.faiss`` once per system (unless --skip-cli); adds their nDCG@10 to ``ndcg``."""
-    from pyserini_i3.modeling.fast_path import FAST_PATH_ENV
+    from pyserini_i3.plugin.encoders import FAST_PATH_ENV
 
     cli = {}
     if ctx.args.skip_cli:
@@ -888,7 +865,7 @@ def measure_cli(ctx: Context, idx: dict[str, Path], ndcg: dict) -> dict:
         run_file = ctx.work / "runs" / (name.split(" (")[0].replace(" ", "-") + ".trec")
         run_file.parent.mkdir(exist_ok=True)
         wall_s = cli_search(index, encoder, topics, run_file, env, ctx.log_file)
-        cli[name] = {"wall_s": wall_s, "ndcg10": ndcg10(ctx.qrels, read_trec(run_file))}
+        cli[name] = {"wall_s": wall_s, "ndcg10": ndcg10(ctx.qrels, trec.read_run(run_file))}
     ndcg.update({f"{n} (pyserini.search.faiss)": v["ndcg10"] for n, v in cli.items()})
     return cli
 

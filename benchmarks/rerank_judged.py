@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-MEASURES = {"ndcg@10": "ndcg_cut_10", "mrr@10": "recip_rank"}  # name -> pytrec_eval measure (run cut at 10)
+MEASURES = {"ndcg@10": "ndcg_cut_10", "mrr@10": "recip_rank"}  # name -> utils.trec measure (MRR: on the top 10)
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Pool:
 
 def load_pool(data: Path, name: str) -> Pool:
     """DL19 / DL20: each query's judged passages with text; dev600: each query's BM25 top-20."""
-    from pyserini_i3.utils.formats import read_qrels
+    from pyserini_i3.utils.trec import read_qrels
 
     pool = Path(data) / "msmarco-pools" / name
     if not pool.is_dir():
@@ -64,7 +64,8 @@ def rerank(model, pool: Pool, max_length: int) -> dict[str, dict[str, float]]:
     """Per-query nDCG@10 and MRR@10 of ``model`` re-ranking each query's candidates (queries in
     qrels without candidates score 0, as trec_eval -c does)."""
     import numpy as np
-    import pytrec_eval
+
+    from pyserini_i3.utils import trec
 
     qids = sorted(pool.candidates)
     pids = sorted({p for q in qids for p in pool.candidates[q]})
@@ -74,10 +75,10 @@ def rerank(model, pool: Pool, max_length: int) -> dict[str, dict[str, float]]:
     run = {}
     for q, qv in zip(qids, q_vecs):
         scores = {p: float(np.dot(qv, p_vecs[row[p]])) for p in pool.candidates[q]}
-        run[q] = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:10])
+        run |= trec.dense_run([q], list(scores), np.array([list(scores.values())]), 10)  # ties: candidate order
     judged = {q: rels for q, rels in pool.qrels.items() if q in pool.queries}
-    evaluated = pytrec_eval.RelevanceEvaluator(judged, set(MEASURES.values())).evaluate(run)
-    return {name: {q: evaluated.get(q, {}).get(m, 0.0) for q in judged} for name, m in MEASURES.items()}
+    evaluated = trec.evaluate(judged, run, MEASURES.values())
+    return {name: evaluated[m] for name, m in MEASURES.items()}
 
 
 def load(name: str):
@@ -98,8 +99,9 @@ def main(argv=None) -> int:
     parser.add_argument("--output")
     args = parser.parse_args(argv)
 
-    import numpy as np
     import torch
+
+    from pyserini_i3.utils import trec
 
     torch.manual_seed(0)
     try:
@@ -112,8 +114,7 @@ def main(argv=None) -> int:
         per_query = rerank(load(name), pool, args.max_length)
         result = {"model": name, "pool": args.pool, "queries": len(per_query["ndcg@10"]),
                   "passages": len({p for pids in pool.candidates.values() for p in pids}),
-                  "max_length": args.max_length,
-                  **{m: round(float(np.mean(list(v.values()))), 4) for m, v in per_query.items()},
+                  "max_length": args.max_length, **trec.means(per_query, digits=4),
                   "seconds": round(time.time() - start)}
         print(json.dumps(result), flush=True)
         if args.output:

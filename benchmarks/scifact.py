@@ -2,13 +2,15 @@
 
 Trains on SciFact train (809 queries, BM25 hard negatives from
 ``python -m pyserini_i3 prepare``), evaluates on the 300 test queries over all
-5,183 passages, every stage through Pyserini's own commands:
+5,183 passages, every run made by Pyserini's own commands:
 
     pyserini.index.lucene / pyserini.search.lucene        BM25
     pyserini.encode ... --to-faiss / pyserini.search.faiss dense (base, DE, I^3)
     pyserini.search.hybrid                                 BM25 + best I^3 seed
-    pyserini.eval.trec_eval                                nDCG@10, R@100, MRR@10
 
+and scored in process by ``pyserini_i3.utils.trec`` (nDCG@10, R@100, MRR@10: trec_eval's
+measures by pytrec_eval, ``-c``, MRR@10 on the top 10; means to 4 decimals, as
+``pyserini.eval.trec_eval`` prints them and as the cells made with it hold them),
 and writes ``runs/scifact/``: results.md / results.json (mean and spread over seeds,
 a per-query paired t-test of I^3 against DE), the config of every run, gzipped TREC
 runs, and training curves (training_curves.png).
@@ -39,13 +41,13 @@ from pathlib import Path
 from pyserini_i3.eval.commands import display_path
 from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
 from pyserini_i3.utils import pyserini_commands as cmd
+from pyserini_i3.utils import trec
 from pyserini_i3.utils.files import copy_atomic, write_atomic
-from pyserini_i3.utils.formats import read_qrels
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
-METRICS = ("ndcg_cut_10", "recall_100", "recip_rank")  # recip_rank with -M 10 = MRR@10
-LABELS = {"ndcg_cut_10": "nDCG@10", "recall_100": "R@100", "recip_rank": "MRR@10"}
+METRICS = tuple(trec.MEASURES)  # ndcg_cut_10, recall_100, recip_rank (on the top 10: MRR@10)
+LABELS = {m: trec.MEASURES[m].label for m in METRICS}
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -87,34 +89,15 @@ def write_collection(shared: Path, work: Path) -> dict:
             "train_topics": out / "train-topics.tsv", "train_qrels": out / "train-qrels.txt"}
 
 
-def trec_eval(qrels: Path, run: Path, log: Path) -> dict[str, float]:
-    """Pyserini's trec_eval, Pyserini's usual metrics."""
-    scores = {}
-    for args in (["-c", "-m", "ndcg_cut.10", "-m", "recall.100"], ["-c", "-M", "10", "-m", "recip_rank"]):
-        proc = subprocess.run([PY, *cmd.trec_eval(args, qrels, run)], capture_output=True, text=True)
-        with open(log, "a") as f:
-            f.write(proc.stdout + proc.stderr)
-        if proc.returncode:
-            raise SystemExit(f"bench-scifact: trec_eval failed on {run}, see {log}")
-        for line in proc.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[1] == "all" and parts[0] in METRICS:
-                scores[parts[0]] = float(parts[2])
-    return scores
+def scores(qrels: Path, run: Path) -> dict[str, float]:
+    """nDCG@10, R@100 and MRR@10 of ``run`` (``trec_eval -c``, by pytrec_eval in process), to 4 decimals as
+    ``pyserini.eval.trec_eval`` printed them for the cells made with it."""
+    return trec.means(trec.evaluate(trec.read_qrels(qrels), trec.read_run(run), METRICS), digits=4)
 
 
 def per_query(qrels: Path, run: Path) -> dict[str, float]:
-    """Per-query nDCG@10 (pytrec_eval) for the paired t-test."""
-    import pytrec_eval
-
-    judged = read_qrels(qrels)
-    ranked: dict[str, dict[str, float]] = {}
-    with open(run) as f:
-        for line in f:
-            q, _, d, _, s, _ = line.split()
-            ranked.setdefault(q, {})[d] = float(s)
-    result = pytrec_eval.RelevanceEvaluator(judged, {"ndcg_cut.10"}).evaluate(ranked)
-    return {q: result.get(q, {}).get("ndcg_cut_10", 0.0) for q in judged}
+    """Per-query nDCG@10 for the paired t-test."""
+    return trec.evaluate(trec.read_qrels(qrels), trec.read_run(run), ["ndcg_cut_10"])["ndcg_cut_10"]
 
 
 # --------------------------------------------------------------------------- stages
@@ -297,7 +280,7 @@ def load_cell(out: Path, stem: str) -> dict | None:
 
 
 def save_cell(out: Path, stem: str, kind: str, seed: int, model: Path, run: Path, seconds: dict,
-              qrels: Path, log: Path) -> dict:
+              qrels: Path) -> dict:
     """Write a finished run's cell (run, training log, configs, then the record last) and return the record."""
     cells = out / "cells"
     write_atomic(cells / f"{stem}.top100.trec.gz", top100(run))
@@ -308,7 +291,7 @@ def save_cell(out: Path, stem: str, kind: str, seed: int, model: Path, run: Path
             training_args[key] = display_path(training_args[key])
     write_atomic(out / "configs" / f"{model.name}.training_args.json", json.dumps(training_args, indent=2) + "\n")
     copy_atomic(model / "config.json", out / "configs" / f"{model.name}.config.json")
-    record = {"row": kind, "seed": seed, "model": model.name, "scores": trec_eval(qrels, run, log),
+    record = {"row": kind, "seed": seed, "model": model.name, "scores": scores(qrels, run),
               "seconds": seconds, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
               "date": time.strftime("%Y-%m-%d"), "per_query_ndcg10": per_query(qrels, run)}
     if (model / "validation.json").is_file():  # a best-step row: which step was kept, and every evaluation
@@ -321,17 +304,6 @@ def save_cell(out: Path, stem: str, kind: str, seed: int, model: Path, run: Path
 def summarize(values: list[float]) -> dict:
     return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
             "min": min(values), "max": max(values), "n": len(values)}
-
-
-def paired_t(a: dict[str, float], b: dict[str, float]) -> dict:
-    from scipy import stats
-
-    qids = sorted(a)
-    x, y = [a[q] for q in qids], [b[q] for q in qids]
-    if x == y:  # e.g. a guarded run that kept the base: nothing to test (scipy would give nan)
-        return {"queries": len(qids), "mean_diff": 0.0, "t": None, "p": None, "identical": True}
-    t, p = stats.ttest_rel(x, y)
-    return {"queries": len(qids), "mean_diff": statistics.fmean(x) - statistics.fmean(y), "t": float(t), "p": float(p)}
 
 
 def plot_curves(logs: dict[str, Path], out: Path) -> None:
@@ -389,7 +361,8 @@ def write_report(results: dict, out: Path, name: str = "results") -> None:
     lines = [
         f"# SciFact test (300 queries, 5,183 passages){results.get('title', '')}", "",
         f"Produced by `{results['command']}` on {results['machine']}, {results['date']}.",
-        "Mean ± sample standard deviation over seeds; metrics from `python -m pyserini.eval.trec_eval`; "
+        "Mean ± sample standard deviation over seeds; metrics: trec_eval's (`-c`; MRR@10 on the top 10) by "
+        "pytrec_eval; "
         "train / encode min: mean minutes per seed of `pyserini_i3 train` and `pyserini.encode` (cores shared "
         "with other jobs unless said otherwise).", "",
         *rows, "",
@@ -493,7 +466,7 @@ def main(argv=None) -> int:
                 seconds = merge_timings(work / "timings.json", {f"train_{name}": train_s, f"encode_{name}": encode_s})
                 record = save_cell(out, stem, kind, seed, model, run,
                                    {"train": seconds[f"train_{name}"], "encode": seconds[f"encode_{name}"]},
-                                   col["qrels"], log)
+                                   col["qrels"])
             cells.setdefault(ROWS[kind][0], []).append(record)
 
     timings = merge_timings(work / "timings.json", timings)
@@ -507,10 +480,10 @@ def main(argv=None) -> int:
     per_system_queries: dict[str, dict[str, float]] = {}
     published: dict[str, Path] = {}  # runs of the systems not in cells, written as OUT/NAME.top100.trec.gz
     for name, system_runs in runs.items():
-        scores = [trec_eval(col["qrels"], r, log) for r in system_runs]
+        run_scores = [scores(col["qrels"], r) for r in system_runs]
         results["systems"][name] = {"runs": len(system_runs),
-                                    "scores": {m: summarize([s[m] for s in scores]) for m in METRICS},
-                                    "per_seed_ndcg10": [s["ndcg_cut_10"] for s in scores]}
+                                    "scores": {m: summarize([s[m] for s in run_scores]) for m in METRICS},
+                                    "per_seed_ndcg10": [s["ndcg_cut_10"] for s in run_scores]}
         published[name] = system_runs[0]
         per_system_queries[name] = per_query(col["qrels"], system_runs[0])
     for name, records in cells.items():
@@ -536,7 +509,7 @@ def main(argv=None) -> int:
         for other in dict.fromkeys(against):  # in order, once each
             if other in cells or other == BASE:
                 tests.append({"system": name, "against": other,
-                              **paired_t(per_system_queries[name], per_system_queries[other])})
+                              **trec.paired_t(per_system_queries[name], per_system_queries[other])})
     results["ttests"] = tests
 
     i3_name = next((ROWS[k][0] for k in args.variants if k in I3_ROWS and ROWS[k][0] in cells), None)
@@ -550,12 +523,12 @@ def main(argv=None) -> int:
         for alpha in args.alphas:
             run = hybrid_run(model, index, col["train_topics"], work, log, alpha,
                              f"hybrid-{model.name}-train-a{alpha}")  # the model in the name: cached runs never mix
-            tuning[alpha] = trec_eval(col["train_qrels"], run, log)["ndcg_cut_10"]
+            tuning[alpha] = scores(col["train_qrels"], run)["ndcg_cut_10"]
         alpha = max(tuning, key=tuning.get)
         results["hybrid_alpha_on_train"] = {"tried": tuning, "chosen": alpha}
         hybrid = hybrid_run(model, index, col["topics"], work, log, alpha, f"hybrid-{model.name}")
         name = f"hybrid BM25 + {i3_name} (best seed, alpha {alpha})"
-        s = trec_eval(col["qrels"], hybrid, log)
+        s = scores(col["qrels"], hybrid)
         results["systems"][name] = {"runs": 1, "scores": {m: summarize([s[m]]) for m in METRICS}}
         published[name] = hybrid
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -31,32 +30,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rerank_judged  # noqa: E402
 
+from pyserini_i3.utils import trec  # noqa: E402
+
 DATA = rerank_judged.DATA
 METRIC = {"scifact": "ndcg@10", "dl19": "ndcg@10", "dl20": "ndcg@10", "dev600": "mrr@10"}
 
 
 def scifact_test(model, data: Path, max_length: int) -> dict[str, dict[str, float]]:
-    """Per-query nDCG@10 and MRR@10 of exact search over the whole SciFact corpus."""
-    import numpy as np
-    import pytrec_eval
-
-    from pyserini_i3.utils.formats import read_qrels, read_queries
+    """Per-query nDCG@10 and MRR@10 (on the top 10) of exact search over the whole SciFact corpus."""
+    from pyserini_i3.utils.formats import read_queries
 
     root = Path(data) / "scifact"
     with open(root / "corpus.jsonl", encoding="utf-8") as f:
         docs = [json.loads(line) for line in f]
-    qrels = read_qrels(root / "qrels" / "test.tsv")
+    qrels = trec.read_qrels(root / "qrels" / "test.tsv")
     queries = read_queries(root / "queries.jsonl", "beir")
     qids = sorted(qrels)
     p = model.encode_passages([d["text"] for d in docs], [d.get("title") or None for d in docs],
                               max_length=max_length, show_progress=True)
     q = model.encode_queries([queries[i] for i in qids])
-    scores = q @ p.T
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :100]
-    run = {qid: {docs[j]["_id"]: float(scores[i, j]) for j in top[i]} for i, qid in enumerate(qids)}
-    measures = rerank_judged.MEASURES
-    evaluated = pytrec_eval.RelevanceEvaluator(qrels, set(measures.values())).evaluate(run)
-    return {name: {qid: evaluated[qid][m] for qid in qids} for name, m in measures.items()}
+    run = trec.dense_run(qids, [d["_id"] for d in docs], q @ p.T, 100)
+    evaluated = trec.evaluate(qrels, run, rerank_judged.MEASURES.values())
+    return {name: {qid: evaluated[m][qid] for qid in qids} for name, m in rerank_judged.MEASURES.items()}
 
 
 def screen(name: str, data: Path, scifact_length: int, msmarco_length: int) -> dict:
@@ -68,7 +63,7 @@ def screen(name: str, data: Path, scifact_length: int, msmarco_length: int) -> d
         per_query[pool] = rerank_judged.rerank(model, rerank_judged.load_pool(data, pool), msmarco_length)
     for collection, scores in per_query.items():
         metric = METRIC[collection]
-        result[collection] = round(statistics.fmean(scores[metric].values()), 4)
+        result[collection] = round(trec.mean(scores[metric]), 4)
         result["per_query"][collection] = scores[metric]
     result["lengths"] = {"scifact": scifact_length, "msmarco": msmarco_length}
     result["seconds"] = round(time.time() - start)

@@ -10,25 +10,40 @@
 * ``tiny_backbone``: a tiny random BERT on disk; ``minilm_path``: the installed
   all-MiniLM-L6-v2.
 
-Tests under ``e2e/`` are marked ``slow`` (``make test-fast`` skips them): they run
-the real Pyserini commands, the JVM, FAISS and trec_eval.
+Markers, by what a test costs and what it exercises (setup.cfg):
+
+* ``slow``: it starts a JVM, runs Pyserini's commands (FAISS index builds, searches,
+  trec_eval), builds or installs the wheel, or launches training processes
+  (torchrun, accelerate, SIGKILL).  ``make test-fast`` runs the rest.  The mark
+  follows the cost, not the directory, and is enforced: a test without it that
+  starts the JVM in process, or a Pyserini command / wheel build / launcher through
+  ``helpers``, fails and says so (``cost_guard``).
+* ``pyserini``: it exercises what differs between the supported Pyserini versions
+  (the plugin layer and the training's BM25 calls); CI runs these again on the other
+  end of the range (``make test-pyserini1``: Pyserini 1.6.0).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
+import helpers
 from helpers import SHARED, make_minimal_env, write_tiny_bert
 
-E2E = Path(__file__).resolve().parent / "e2e"
 
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if E2E in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.slow)
+@pytest.fixture(autouse=True)
+def cost_guard(request):
+    """A test not marked ``slow`` may not start the JVM, Pyserini's commands, the wheel or training launchers."""
+    slow = request.node.get_closest_marker("slow") is not None
+    helpers.COST.update(slow=slow, test=request.node.nodeid)
+    jvm_before = "jnius" in sys.modules
+    yield
+    helpers.COST.update(slow=True, test=None)
+    if not slow and not jvm_before and "jnius" in sys.modules:
+        pytest.fail(f"{request.node.nodeid} started the JVM in process: mark it slow", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import random
+import re
 import shlex
 import subprocess
 import sys
@@ -198,9 +199,25 @@ class CliResult:
         return self.stdout + self.stderr
 
 
+# what the running test may cost (tests/conftest.py's cost_guard): only ``slow`` tests start the expensive kinds
+COST: dict = {"slow": True, "test": None}
+EXPENSIVE = ("pyserini.", "build", "pip")  # python -m ...: Pyserini's commands (JVM, FAISS), the wheel
+
+
+def check_cost(what: str) -> None:
+    if not COST["slow"]:
+        pytest.fail(f"{COST['test']} runs {what}: mark it slow (tests/conftest.py)", pytrace=False)
+
+
 def run_python(args, env, cwd=None, check=True, timeout=900) -> CliResult:
     """``python ARGS`` with the venv's interpreter in ``env``."""
     cmd = [PYTHON, *map(str, args)]
+    module = cmd[cmd.index("-m") + 1] if "-m" in cmd[:-1] else ""
+    code = cmd[cmd.index("-c") + 1] if "-c" in cmd[:-1] else ""
+    if module.startswith(EXPENSIVE):
+        check_cost(f"python -m {module}")
+    elif re.search(r"\bpyserini\.(search|encode|index|eval)|\bjnius\b", code):
+        check_cost("python -c with Pyserini's commands or the JVM")
     start = time.time()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     result = CliResult(cmd, proc, time.time() - start)
@@ -240,6 +257,8 @@ def run(args: list[str], torchrun: int = 0, check: bool = True, accelerate: int 
     captured), or under ``torchrun`` / ``accelerate launch`` with that many processes."""
     if not (torchrun or accelerate or kwargs):
         return train_in_process(args, check)
+    if torchrun or accelerate:
+        check_cost("torchrun / accelerate launch")
     prefix = [sys.executable, "-m"]
     if torchrun:
         prefix += ["torch.distributed.run", "--standalone", "--nproc-per-node", str(torchrun), "-m"]

@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
                     if encoder_path is not None else
                     "Encoder: `--encoder i3` = an UNTRAINED I^3 (no trained encoder installed).")
     device = "cuda:0" if torch.cuda.is_available() else "cpu"
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "false")}
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": os.environ.get("TOKENIZERS_PARALLELISM", "false"),
+           "PYSERINI_I3_KEEP_FREED_MEMORY": os.environ.get("PYSERINI_I3_KEEP_FREED_MEMORY", "1")}  # opt in
     result, run = demo(beir_dir, name, description, args.work.resolve(), args.out, args.encoder, args.alpha,
                        device, env, log)
     seconds = time.time() - start

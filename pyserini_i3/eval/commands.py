@@ -20,9 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pyserini_i3.utils.files import write_atomic
-from pyserini_i3.utils.pyserini_commands import METRICS, parse_trec_eval, trec_eval
+from pyserini_i3.utils.pyserini_commands import parse_trec_eval, trec_eval
+from pyserini_i3.utils.trec import MEASURES, trec_eval_groups
+
+LABELS = [m.label for m in MEASURES.values()]  # the columns of the score tables
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (development install)
+# the plugin's settings that change what the commands compute or how fast: commands.sh exports them
+RECORDED_ENV = ("PYSERINI_I3_FAST_PATH", "PYSERINI_I3_KEEP_FREED_MEMORY")
 
 
 def display_path(path: str | os.PathLike) -> str:
@@ -69,15 +74,11 @@ class Runner:
     def trec_eval(self, qrels: str, run: str) -> dict[str, float]:
         """nDCG@10, R@100 and MRR@10 of ``run`` by ``pyserini.eval.trec_eval``: one start (one JVM) for the
         measures that share their options (``-c``; MRR@10's ``-M 10`` cut needs a start of its own)."""
-        groups: dict[tuple[str, ...], list[tuple[str, str, str]]] = {}
-        for label, options, measure in METRICS:
-            at = options.index("-m")
-            groups.setdefault(tuple(options[:at] + options[at + 2:]), []).append((label, options[at + 1], measure))
         scores = {}
-        for shared, measures in groups.items():
-            out = self(*trec_eval([*shared, *[a for _, name, _ in measures for a in ("-m", name)]], qrels, run))
-            scores.update({label: parse_trec_eval(out, measure) for label, _, measure in measures})
-        return {label: scores[label] for label, _, _ in METRICS}
+        for options, measures in trec_eval_groups():
+            out = self(*trec_eval(options, qrels, run))
+            scores.update({m.label: parse_trec_eval(out, m.name) for m in measures})
+        return {label: scores[label] for label in LABELS}
 
 
 def load_note() -> str:
@@ -122,11 +123,12 @@ def write_results(out: Path, name: str, description: str, encoder_note: str, run
     lines = ["#!/usr/bin/env bash", f"# {name}: {description}",
              "# Run from the collection's scratch directory (corpus/, topics.tsv, qrels.txt),",
              f"# built by `python -m pyserini_i3 {run.name}`; seconds measured on: " + machine, "set -euo pipefail"]
+    lines += [f"export {k}={shlex.quote(run.env[k])}" for k in RECORDED_ENV if run.env.get(k)]
     lines += [f"{command}  # {secs:.0f}s" for command, secs in run.commands]
-    header = "| run | " + " | ".join(label for label, _, _ in METRICS) + " |"
-    table = [header, "|---|" + "---:|" * len(METRICS)]
+    header = "| run | " + " | ".join(LABELS) + " |"
+    table = [header, "|---|" + "---:|" * len(LABELS)]
     for system, values in scores.items():
-        table.append(f"| {system} | " + " | ".join(f"{values[label]:.4f}" for label, _, _ in METRICS) + " |")
+        table.append(f"| {system} | " + " | ".join(f"{values[label]:.4f}" for label in LABELS) + " |")
     md = [f"# {name}", "", description, "", encoder_note, "",
           f"Measured {stamp} on {machine}; pyserini {found['pyserini']}, torch {found['torch']}, "
           f"transformers {found['transformers']}, faiss {found['faiss']}; whole pipeline {seconds / 60:.1f} min "

@@ -5,7 +5,7 @@
                ``de-layer`` presets
 ``model``      ``I3Model``: encoders, passage/query vectors, ``encode_*``, the loss
 ``heads``      the reconstructor, interactor and vocabulary head
-``fast_path``  inference routes with less work (``exact``) or int8 encoders
+``quantize``   the int8 encoder copies of the ``int8`` inference route
 ``storage``    what a model directory is; saving and loading it
 ``delta``      the compact format: LoRA adapters + heads over a checksummed base
 ``backbone``   where a backbone's files come from (path, HF cache/hub, bundled MiniLM)

@@ -25,9 +25,10 @@ way an untrained model's passage vectors are exactly the DE's; ``"none"`` (defau
 the plain interactor.  ``True`` / ``False`` (configs saved before ``"linear"`` existed)
 read as ``"scalar"`` / ``"none"``.
 
-``fast_path`` (inference only, see ``I3Model.fast_path``): ``off`` (default) is the
-reference computation; ``exact`` computes the same vectors with less work (float
-round-off only); ``int8`` adds int8 dynamic quantisation of the encoders on CPU.
+``fast_path`` (inference only, see ``I3Model.fast_path``; a call's ``fast_path=``
+argument overrides it): ``off`` (default) is the reference computation; ``exact``
+computes the same vectors with less work (float round-off only); ``int8`` adds int8
+dynamic quantisation of the encoders on CPU.
 """
 
 from __future__ import annotations

@@ -10,6 +10,14 @@ which have the same arithmetic as a BERT layer and run on any backbone):
   output at position 0 is the query-aware passage vector.
 * ``VocabHead``: the MLM-head shape (dense, activation, LayerNorm, decoder) that
   turns slot states into token logits for the reconstruction loss.
+
+Reconstructor and interactor have one forward each.  Its ``fast`` option (inference,
+``I3Model``'s ``exact`` and ``int8`` routes) computes the same function with less
+work, layer by layer where a layer is plain post-LN (else the layer itself runs):
+attention as projections plus one ``scaled_dot_product_attention`` call
+(:func:`attention`); the reconstructor's first-layer self-attention over the slots,
+which are the same for every passage, once per batch; the interactor's last layer
+for position 0 only, the one position read.
 """
 
 from __future__ import annotations
@@ -48,12 +56,22 @@ class Reconstructor(nn.Module):
             nn.TransformerDecoderLayer(**_layer_kwargs(backbone_config)) for _ in range(num_layers)
         )
 
-    def forward(self, slots: torch.Tensor, memory: torch.Tensor, memory_padding: torch.Tensor | None = None):
-        """slots [B, m, d]; memory [B, n, d]; memory_padding [B, n] (True = padding)."""
+    def forward(self, slots: torch.Tensor, memory: torch.Tensor, memory_padding: torch.Tensor | None = None,
+                fast: bool = False):
+        """slots [B, m, d], or [1, m, d] for slots shared by the batch; memory [B, n, d]; memory_padding
+        [B, n] (True = padding); returns [B, m, d].  ``fast``: see the module's docstring (eval mode)."""
+        batch = memory.size(0)
+        keep = None if memory_padding is None else ~memory_padding[:, None, None, :]
         hidden = slots
         for layer in self.layers:
-            hidden = layer(hidden, memory, memory_key_padding_mask=memory_padding)
-        return hidden
+            if not (fast and plain_post_ln(layer)):
+                hidden = layer(hidden.expand(batch, -1, -1), memory, memory_key_padding_mask=memory_padding)
+                continue
+            # while ``hidden`` is [1, m, d] (the shared slots) the self-attention runs once
+            hidden = layer.norm1(hidden + attention(layer.self_attn, hidden, hidden, None))
+            hidden = layer.norm2(hidden.expand(batch, -1, -1) + attention(layer.multihead_attn, hidden, memory, keep))
+            hidden = layer.norm3(hidden + layer.linear2(layer.activation(layer.linear1(hidden))))
+        return hidden.expand(batch, -1, -1)
 
 
 class Interactor(nn.Module):
@@ -88,11 +106,49 @@ class Interactor(nn.Module):
             return pooled + self.gate(output - pooled)
         return pooled + self.gate.to(output.dtype) * (output - pooled)
 
-    def forward(self, hidden: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
-        """hidden [B, n, d]; padding [B, n] (True = padding); returns position 0, [B, d]."""
-        for layer in self.layers:
+    def forward(self, hidden: torch.Tensor, padding: torch.Tensor | None = None, fast: bool = False) -> torch.Tensor:
+        """hidden [B, n, d]; padding [B, n] (True = padding); returns position 0, [B, d].  ``fast``: the last
+        layer computes keys and values for every position but the rest for position 0 only (eval mode)."""
+        *first, last = self.layers
+        for layer in first:
             hidden = layer(hidden, src_key_padding_mask=padding)
-        return hidden[:, 0]
+        if not (fast and plain_post_ln(last)):
+            return last(hidden, src_key_padding_mask=padding)[:, 0]
+        keep = None if padding is None else ~padding[:, None, None, :]
+        head = hidden[:, :1]
+        head = last.norm1(head + attention(last.self_attn, head, hidden, keep))
+        head = last.norm2(head + last.linear2(last.activation(last.linear1(head))))
+        return head[:, 0]
+
+
+def plain_post_ln(layer: nn.Module) -> bool:
+    """A torch transformer layer ``fast`` can restate: post-LN, one in-projection, no extra k/v bias."""
+    attentions = [getattr(layer, n) for n in ("self_attn", "multihead_attn") if hasattr(layer, n)]
+    return not getattr(layer, "norm_first", False) and all(
+        a._qkv_same_embed_dim and a.bias_k is None and not a.add_zero_attn and a.in_proj_bias is not None
+        for a in attentions
+    )
+
+
+def attention(attn: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Tensor, keep):
+    """``attn(query, memory, memory)`` (batch first, eval) as projections + one SDPA call.
+
+    ``keep`` is a boolean mask broadcastable to [B, heads, n_query, n_memory], True
+    where attention is allowed (the complement of a key padding mask), or None.  A
+    ``query`` of batch 1 against a larger ``memory`` batch is shared by the batch.
+    """
+    d, h = attn.embed_dim, attn.num_heads
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    q = F.linear(query, weight[:d], bias[:d])
+    k, v = F.linear(memory, weight[d:], bias[d:]).chunk(2, dim=-1)
+    if q.size(0) != k.size(0):  # one query set shared by the batch
+        q = q.expand(k.size(0), -1, -1)
+
+    def split(x):  # [B, n, d] -> [B, h, n, d/h]
+        return x.unflatten(-1, (h, d // h)).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(split(q), split(k), split(v), attn_mask=keep)
+    return attn.out_proj(out.transpose(1, 2).flatten(2))
 
 
 class VocabHead(nn.Module):

@@ -35,10 +35,10 @@ from pyserini_i3.modeling.backbone import (
     load_pretrained_encoder,
     resolve_model_path,
 )
-from pyserini_i3.modeling.config import I3Config, check_max_length
-from pyserini_i3.modeling.fast_path import FastPath
+from pyserini_i3.modeling.config import I3Config, check_fast_path, check_max_length
 from pyserini_i3.modeling.gather import gather_with_grad, sum_over_processes, world_size
 from pyserini_i3.modeling.heads import Interactor, Reconstructor, VocabHead, init_like_bert
+from pyserini_i3.modeling.quantize import Int8Copies
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class I3Model(nn.Module):
         super().__init__()
         self.config = config
         self.tokenizer = tokenizer
-        self.fast = FastPath(self)  # inference routes (exact / int8); its int8 copies are not in the state dict
+        self._int8 = Int8Copies()  # the int8 route's encoder copies (not in the state dict)
         bb = config.backbone_hf_config()
         self.passage_encoder = auto_model_from_config(bb)
         if not config.tied_encoders:
@@ -127,24 +127,7 @@ class I3Model(nn.Module):
 
     def load_weights(self, state: dict[str, torch.Tensor], source: str = "state dict") -> None:
         """Strict load with a one-line message naming what does not match the config."""
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        wrong = [
-            f"{k}: {list(state[k].shape)} vs {list(own[k].shape)}"
-            for k in sorted(set(own) & set(state))
-            if state[k].shape != own[k].shape
-        ]
-        problems = []
-        if missing:
-            problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if wrong:
-            problems.append(f"{len(wrong)} with a different shape (e.g. {wrong[0]}, file vs config)")
-        if problems:
-            raise ValueError(f"{source}: weights do not match config.json: " + "; ".join(problems))
-        self.load_state_dict(state, strict=True)
+        storage.load_weights(self, state, source)
 
     def save_pretrained(self, model_dir: str | os.PathLike, state_dict: dict | None = None) -> Path:
         """Write config.json, the weights (``state_dict`` if given) and the tokenizer; files land whole or not at
@@ -187,9 +170,10 @@ class I3Model(nn.Module):
     def _finish(self, vectors: torch.Tensor) -> torch.Tensor:
         return F.normalize(vectors, dim=-1) if self.config.normalize else vectors
 
-    def query_vectors(self, inputs: dict) -> torch.Tensor:
-        """[B, d] query vectors from tokenised queries. Never touches R or I."""
-        hidden = self.query_model()(**inputs).last_hidden_state
+    def query_vectors(self, inputs: dict, fast_path: str | None = None) -> torch.Tensor:
+        """[B, d] query vectors from tokenised queries; never touches R or I (``fast_path``: :meth:`fast_path`)."""
+        encoder = self._encoder(self.query_model(), self.fast_path(fast_path))
+        hidden = encoder(**inputs).last_hidden_state
         return self._finish(self._pool(hidden, inputs["attention_mask"]))
 
     def _slots(self, batch: int) -> torch.Tensor:
@@ -199,19 +183,22 @@ class I3Model(nn.Module):
             return embeddings(input_ids=ids)
         return self.passage_encoder.get_input_embeddings()(ids)
 
-    def passage_vectors(self, inputs: dict, return_pseudo_query: bool = False):
-        """[B, d] passage vectors (and, if asked, the pseudo-query states [B, m, d])."""
+    def passage_vectors(self, inputs: dict, return_pseudo_query: bool = False, fast_path: str | None = None):
+        """[B, d] passage vectors (and, if asked, the pseudo-query states [B, m, d]); ``fast_path``: as above."""
+        route = self.fast_path(fast_path)
+        fast = route != "off"
         mask = inputs["attention_mask"]
-        hidden = self.passage_encoder(**inputs).last_hidden_state
+        hidden = self._encoder(self.passage_encoder, route)(**inputs).last_hidden_state
         pooled = self._pool(hidden, mask)
         pseudo = None
         if self.config.interaction:
             padding = mask == 0
             if self.config.reconstructs:
                 memory, memory_padding = self._memory(hidden, pooled, padding)
-                pseudo = self.reconstructor(self._slots(hidden.size(0)).to(hidden.dtype), memory, memory_padding)
+                slots = self._slots(1 if fast else hidden.size(0)).to(hidden.dtype)  # fast: shared by the batch
+                pseudo = self.reconstructor(slots, memory, memory_padding, fast=fast)
             sequence, seq_padding = self._interactor_input(pooled, hidden, padding, pseudo)
-            vectors = self.interactor.gated(pooled, self.interactor(sequence, seq_padding))
+            vectors = self.interactor.gated(pooled, self.interactor(sequence, seq_padding, fast=fast))
         else:
             vectors = pooled
         vectors = self._finish(vectors)
@@ -274,12 +261,28 @@ class I3Model(nn.Module):
             labels[present] = ids
         return labels
 
-    # ------------------------------------------------------------------ fast path (inference only)
-    def fast_path(self) -> str:
-        """The inference route (``off``, ``exact``, ``int8``) the next ``encode_*`` call takes:
-        ``$PYSERINI_I3_FAST_PATH`` if set, else ``config.fast_path``; ``off`` in training mode,
-        ``exact`` for ``int8`` off the CPU.  See :mod:`pyserini_i3.modeling.fast_path`."""
-        return self.fast.mode()
+    # ------------------------------------------------------------------ inference routes
+    def fast_path(self, requested: str | None = None) -> str:
+        """The route a call asking for ``requested`` takes (None: ``config.fast_path``): ``off`` (the training
+        forward), ``exact`` (the heads' ``fast`` forward: round-off only) or ``int8`` (``exact`` with int8 encoder
+        copies, :mod:`~pyserini_i3.modeling.quantize`); ``off`` in training mode, ``exact`` for ``int8`` off CPUs."""
+        mode = self.config.fast_path if requested is None else check_fast_path(requested)
+        if mode == "off" or self.training:
+            return "off"
+        return "exact" if self.device.type != "cpu" else mode
+
+    def _encoder(self, module: nn.Module, route: str) -> nn.Module:
+        """``module`` (an encoder of this model) itself, or for ``int8`` its int8 copy."""
+        if route != "int8":
+            return module
+        return self._int8.get("passage_encoder" if module is self.passage_encoder else "query_encoder", module)
+
+    def int8_copies(self) -> dict[str, nn.Module]:
+        """The int8 encoder copies made so far, by encoder name (:meth:`drop_int8_copies` forgets them)."""
+        return self._int8.copies()
+
+    def drop_int8_copies(self) -> None:
+        self._int8.clear()
 
     # ------------------------------------------------------------------ inference API
     def _length(self, max_length: int | None, default: int) -> int:
@@ -317,17 +320,17 @@ class I3Model(nn.Module):
         return out
 
     def encode_queries(self, queries: Sequence[str], batch_size: int = 64, max_length: int | None = None,
-                       show_progress: bool = False) -> np.ndarray:
-        """float32 [n, d] query vectors."""
+                       show_progress: bool = False, fast_path: str | None = None) -> np.ndarray:
+        """float32 [n, d] query vectors (``fast_path``, here and below: the route, :meth:`fast_path`)."""
         queries = check_texts(queries, "queries")
         length = self._length(max_length, self.config.query_max_length)
-        mode = self.fast_path()
-        fn = self.query_vectors if mode == "off" else (lambda batch: self.fast.query_vectors(batch, mode))
-        return self._encode(queries, length, batch_size, fn, show_progress, "queries")
+        route = self.fast_path(fast_path)
+        return self._encode(queries, length, batch_size, lambda batch: self.query_vectors(batch, fast_path=route),
+                            show_progress, "queries")
 
     def encode_passages(self, texts: Sequence[str], titles: Sequence[str | None] | None = None,
                         batch_size: int = 32, max_length: int | None = None,
-                        show_progress: bool = False) -> np.ndarray:
+                        show_progress: bool = False, fast_path: str | None = None) -> np.ndarray:
         """float32 [n, d] query-aware passage vectors (``title [SEP] text`` when titles are given)."""
         texts = check_texts(texts, "texts")
         if titles is not None:
@@ -338,9 +341,9 @@ class I3Model(nn.Module):
                     raise TypeError(f"titles[{i}] is {type(title).__name__}, not str")
             texts = [self.join_title(t, title) for t, title in zip(texts, titles)]
         length = self._length(max_length, self.config.passage_max_length)
-        mode = self.fast_path()
-        fn = self.passage_vectors if mode == "off" else (lambda batch: self.fast.passage_vectors(batch, mode))
-        return self._encode(texts, length, batch_size, fn, show_progress, "passages")
+        route = self.fast_path(fast_path)
+        return self._encode(texts, length, batch_size, lambda batch: self.passage_vectors(batch, fast_path=route),
+                            show_progress, "passages")
 
     # ------------------------------------------------------------------ training
     def forward(
@@ -362,8 +365,8 @@ class I3Model(nn.Module):
         reconstruction loss by the global token count, so that DDP's gradient average
         gives the update of one process on the whole batch.
         """
-        q = self.query_vectors(query_inputs)
-        v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True)
+        q = self.query_vectors(query_inputs, fast_path="off")  # the reference computation, in any mode
+        v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True, fast_path="off")
         n_q, n_p = q.size(0), v.size(0)
         if n_p % n_q:
             raise ValueError(f"{n_p} passages for {n_q} queries: expected the same number per query")

@@ -142,3 +142,25 @@ def load_model_dir(cls, model_dir: str | os.PathLike, device=None):
         model.load_weights(load_file(str(weights)), source=str(weights))
     model.eval()
     return model.to(device) if device is not None else model
+
+
+def load_weights(model, state: dict, source: str = "state dict") -> None:
+    """Strict load with a one-line message naming what does not match the config."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = [
+        f"{k}: {list(state[k].shape)} vs {list(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if state[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+    if wrong:
+        problems.append(f"{len(wrong)} with a different shape (e.g. {wrong[0]}, file vs config)")
+    if problems:
+        raise ValueError(f"{source}: weights do not match config.json: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)

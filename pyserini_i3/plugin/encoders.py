@@ -11,6 +11,12 @@ the model directory's ``config.json``.  Pyserini adds keyword arguments for some
 names (``pooling``/``l2_norm`` when "sentence" is in the path, ``prefix`` ...): they
 are accepted and ignored, since the model directory defines them.
 
+Two environment variables, read when an encoder is made (Pyserini's command line has
+no flag for them): ``$PYSERINI_I3_FAST_PATH`` (``off``, ``exact``, ``int8``) chooses the
+inference route over the model directory's ``fast_path`` (see ``I3Model.fast_path``);
+``$PYSERINI_I3_KEEP_FREED_MEMORY=1`` opts the process into
+:func:`pyserini_i3.utils.memory.keep_freed_memory`.
+
 Importing this module registers both classes under the key ``"i3"`` in
 ``pyserini.encode``'s class maps (:func:`register`); the import hook imports it as
 soon as ``pyserini.encode`` has loaded.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
 
 import numpy as np
 from pyserini.encode import DocumentEncoder, QueryEncoder
@@ -31,11 +38,30 @@ from pyserini_i3.plugin.names import I3_KEY, DefaultInt
 logger = logging.getLogger(__name__)
 _ENCODED_QUERIES = encoded_queries_parameter(QueryEncoder)
 
+FAST_PATH_ENV = "PYSERINI_I3_FAST_PATH"  # off | exact | int8: the route, over config.json's fast_path
+KEEP_FREED_MEMORY_ENV = "PYSERINI_I3_KEEP_FREED_MEMORY"  # 1: tune glibc's allocator for this process
+
+
+def fast_path_from_environment() -> str | None:
+    """``$PYSERINI_I3_FAST_PATH`` (case and spaces ignored), None when unset or empty; a bad value is a one-line
+    error naming the variable."""
+    value = os.environ.get(FAST_PATH_ENV, "").strip().lower()
+    if not value:
+        return None
+    from pyserini_i3.modeling.config import check_fast_path
+
+    return check_fast_path(value, f"${FAST_PATH_ENV}")
+
 
 def _load(name: str, device):
     from pyserini_i3.plugin.resolve import load_model
 
-    return load_model(name, device=device)
+    fast_path = fast_path_from_environment()  # before the model loads: a bad value fails at once
+    if os.environ.get(KEEP_FREED_MEMORY_ENV, "").strip() not in ("", "0"):
+        from pyserini_i3.utils.memory import keep_freed_memory
+
+        keep_freed_memory()
+    return load_model(name, device=device), fast_path
 
 
 def _device(device) -> str:
@@ -62,7 +88,7 @@ class I3DocumentEncoder(DocumentEncoder):
     """
 
     def __init__(self, model_name: str = "i3", tokenizer_name=None, device: str = "cpu", **kwargs):
-        self.model = _load(model_name, _device(device))
+        self.model, self.fast_path = _load(model_name, _device(device))
         self.device = self.model.device
         self.dim = self.model.dim
         self.has_model = True
@@ -77,7 +103,7 @@ class I3DocumentEncoder(DocumentEncoder):
             max_length = None
         with self._precision(fp16):
             return self.model.encode_passages(texts, titles=titles, batch_size=max(1, len(texts)),
-                                              max_length=max_length)
+                                              max_length=max_length, fast_path=self.fast_path)
 
     def _precision(self, fp16: bool):
         import torch
@@ -107,9 +133,9 @@ class I3QueryEncoder(QueryEncoder):
                  **kwargs):
         # Pyserini 1.x calls the parameter encoded_query_dir, 2.x encoded_queries_dir: both are taken
         super().__init__(**{_ENCODED_QUERIES: encoded_query_dir or encoded_queries_dir})
-        self.model = None
+        self.model, self.fast_path = None, None
         if encoder_dir:
-            self.model = _load(encoder_dir, _device(device))
+            self.model, self.fast_path = _load(encoder_dir, _device(device))
             self.device = self.model.device
             self.dim = self.model.dim
             self.has_model = True
@@ -132,7 +158,8 @@ class I3QueryEncoder(QueryEncoder):
         out = np.empty((len(queries), self.dim), dtype=np.float32)
         with _one_cpu_thread(self.device):
             for i, query in enumerate(queries):
-                out[i] = self.model.encode_queries([query], batch_size=1, max_length=length)[0]
+                out[i] = self.model.encode_queries([query], batch_size=1, max_length=length,
+                                                   fast_path=self.fast_path)[0]
         return out
 
 

@@ -5,9 +5,10 @@ The validation set is Tevatron-shaped examples: a ``--validation-file``, or
 then not trained on; ``auto``, the default, is :func:`validation_query_count`).
 Its corpus is the union of the examples' positive and negative passages; every query is
 ranked over all of it with the model's own ``encode_queries`` /
-``encode_passages`` and a dot product, and the run is scored with pytrec_eval, the
-examples' positives being the relevant passages: nDCG@10 and MRR@10.  A few hundred
-passages, not a full index, so an evaluation costs seconds to a minute on a CPU.
+``encode_passages`` and a dot product, and the run (each query's top 10) is scored by
+:mod:`pyserini_i3.utils.trec` (pytrec_eval), the examples' positives being the relevant
+passages: nDCG@10 and MRR@10.  A few hundred passages, not a full index, so an
+evaluation costs seconds to a minute on a CPU.
 
 Evaluations (step 0, the untrained start, included) go to ``validation.json`` in the
 output directory; the best one so far is kept in ``best-step/``.  Encoding runs in
@@ -22,9 +23,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from pyserini_i3.training.examples import TrainingExample
+from pyserini_i3.utils import trec
 from pyserini_i3.utils.files import atomic_dir, write_atomic
 
 METRICS = {"ndcg@10": "ndcg_cut_10", "mrr@10": "recip_rank"}  # name -> pytrec_eval measure
@@ -88,8 +88,6 @@ class Validator:
 
     def evaluate_per_query(self, model) -> dict[str, dict[str, float]]:
         """Per metric, each validation query's score (``model`` is left in the train/eval mode it came in)."""
-        import pytrec_eval
-
         was_training = model.training
         model.eval()
         try:
@@ -100,29 +98,20 @@ class Validator:
                                       batch_size=self.batch_size, max_length=self.passage_max_length)
         finally:
             model.train(was_training)
-        scores = q @ p.T
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-        run = {qid: {self.docids[j]: float(scores[i, j]) for j in top[i]} for i, qid in enumerate(qids)}
-        per_query = pytrec_eval.RelevanceEvaluator(self.qrels, set(METRICS.values())).evaluate(run)
-        return {name: {q: float(per_query[q][m]) for q in qids} for name, m in METRICS.items()}
+        run = trec.dense_run(qids, self.docids, q @ p.T, 10)
+        per_query = trec.evaluate(self.qrels, run, METRICS.values())
+        return {name: per_query[m] for name, m in METRICS.items()}
 
 
 def means(per_query: dict[str, dict[str, float]]) -> dict[str, float]:
     """Mean of each metric over the queries, rounded as ``validation.json`` records it."""
-    return {name: round(float(np.mean(list(scores.values()))), 6) for name, scores in per_query.items()}
+    return trec.means(per_query, digits=6)
 
 
 def one_sided_p(candidate: dict[str, float], start: dict[str, float]) -> float:
     """p-value of a one-sided paired t-test that ``candidate`` scores higher than ``start`` on the same queries
     (1.0 when every difference is zero)."""
-    from scipy import stats
-
-    qids = sorted(start)
-    diffs = [candidate[q] - start[q] for q in qids]
-    if not any(diffs):
-        return 1.0
-    return float(stats.ttest_rel([candidate[q] for q in qids], [start[q] for q in qids],
-                                 alternative="greater").pvalue)
+    return trec.paired_t(candidate, start, alternative="greater")["p"]
 
 
 class BestStep:
@@ -188,7 +177,7 @@ class BestStep:
         if better and self.significance and (self.kept is not None or self.reference == "base"):
             if per_query is None:
                 raise ValueError("a significance test needs each validation query's scores")
-            better = entry["p_vs_start"] < self.significance / self.looks
+            better = entry["p_vs_start"] < trec.bonferroni(self.significance, self.looks)
         if better:
             with atomic_dir(self.dir) as tmp:
                 model.save_pretrained(tmp)
@@ -201,7 +190,8 @@ class BestStep:
         """``validation.json``: the metric, every evaluation, the best step and (at the end) the one output."""
         write_atomic(self.path, json.dumps({
             "metric": self.metric, "queries": self.queries, "significance": self.significance,
-            "correction": "bonferroni", "looks": self.looks, "level_per_look": self.significance / self.looks,
+            "correction": "bonferroni", "looks": self.looks,
+            "level_per_look": trec.bonferroni(self.significance, self.looks),
             "reference": self.reference,
             "best_step": self.kept["step"] if self.kept else None, "selected_step": selected,
             "evaluations": self.evaluations, "start_per_query": self.start}, indent=2) + "\n")

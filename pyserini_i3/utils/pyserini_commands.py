@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 
+from pyserini_i3.utils.trec import MEASURES
+
 PathLike = str | os.PathLike
 
-# trec_eval options, Pyserini's usual metrics: (label, trec_eval arguments, measure name in its output)
-METRICS = [
-    ("nDCG@10", ["-c", "-m", "ndcg_cut.10"], "ndcg_cut_10"),
-    ("R@100", ["-c", "-m", "recall.100"], "recall_100"),
-    ("MRR@10", ["-c", "-M", "10", "-m", "recip_rank"], "recip_rank"),
-]
+# Pyserini's usual metrics (utils.trec.MEASURES): (label, trec_eval arguments, measure name in its output)
+METRICS = [(m.label, m.trec_eval_args(), m.name) for m in MEASURES.values()]
 
 
 def _opt(flag: str, value) -> list[str]:

@@ -14,18 +14,21 @@ from pathlib import Path
 import pytest
 
 from helpers import run_python
+from pyserini_i3.utils import trec
+
+pytestmark = pytest.mark.slow
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pyserini_i3" / "eval" / "sample_collection"
 
 
 def read_trec(path: Path) -> dict[str, list[str]]:
-    ranked: dict[str, list[tuple[int, str]]] = {}
+    """qid -> docids in rank order: the run read (six columns, numeric scores, no docid twice) by ``trec.read_run``;
+    each line's Q0 and its rank (Pyserini writes a query's hits from rank 1 on) checked here."""
+    run = {q: list(hits) for q, hits in trec.read_run(path).items()}
     for line in path.read_text().splitlines():
-        q, q0, d, rank, score, tag = line.split()
-        assert q0 == "Q0"
-        float(score)
-        ranked.setdefault(q, []).append((int(rank), d))
-    return {q: [d for _, d in sorted(rows)] for q, rows in ranked.items()}
+        q, q0, d, rank, _, _ = line.split()
+        assert q0 == "Q0" and run[q].index(d) + 1 == int(rank), line
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,8 @@ def test_demo_writes_runs_submission_and_scores(demo):
     # trec_eval starts twice per run (nDCG@10 and R@100 together; MRR@10 with its -M 10 cut), not per metric
     evals = [line for line in (out / "commands.sh").read_text().splitlines() if "pyserini.eval.trec_eval" in line]
     assert len(evals) == 2 * 3 and sum("-m ndcg_cut.10 -m recall.100" in line for line in evals) == 3
+    # the demo opts its commands into the allocator tuning, and the record says so
+    assert "export PYSERINI_I3_KEEP_FREED_MEMORY=1" in (out / "commands.sh").read_text().splitlines()
 
 
 def test_trained_default_ranks_the_sample_claims(demo):

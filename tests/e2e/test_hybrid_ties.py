@@ -17,6 +17,8 @@ import pytest
 
 from helpers import run_python
 
+pytestmark = [pytest.mark.slow, pytest.mark.pyserini]
+
 CORPUS = [  # "zebra" is in one passage only: its BM25 list has a single hit
     ("d1", "The zebra is an African equine with black and white stripes."),
     ("d2", "Horses and donkeys are equines; they are domesticated animals."),

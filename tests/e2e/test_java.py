@@ -13,6 +13,8 @@ import pytest
 from helpers import make_minimal_env, run_python
 from pyserini_i3.plugin import java
 
+pytestmark = [pytest.mark.slow, pytest.mark.pyserini]
+
 PROBE = """
 import json, os, jnius_config
 from pyserini.search.lucene import LuceneSearcher  # starts the JVM
@@ -94,20 +96,18 @@ def test_switch_off_leaves_java_alone(env):
 def test_trec_eval_subprocess_uses_the_same_runtime(env, tmp_path):
     """``pyserini.eval.trec_eval`` shells out to ``java`` from PATH; /usr/bin/java may be
     too old for Anserini's jar (Java 17 here): the numbers only come back on 21+."""
-    import pytrec_eval
+    from pyserini_i3.utils import trec
+    from pyserini_i3.utils.pyserini_commands import parse_trec_eval
 
     qrels = {"q1": {"d1": 1, "d3": 2}, "q2": {"d2": 1}}
     run = {"q1": {"d1": 0.5, "d2": 0.9, "d3": 0.1}, "q2": {"d1": 0.7, "d2": 0.3}}
     (tmp_path / "qrels.txt").write_text("".join(f"{q} 0 {d} {r}\n" for q, ds in qrels.items() for d, r in ds.items()))
-    (tmp_path / "run.txt").write_text("".join(
-        f"{q} Q0 {d} {i} {s} t\n" for q, ds in run.items()
-        for i, (d, s) in enumerate(sorted(ds.items(), key=lambda kv: -kv[1]), 1)))
-    out = run_python(["-m", "pyserini.eval.trec_eval", "-c", "-m", "ndcg_cut.10", tmp_path / "qrels.txt",
+    trec.write_run(run, tmp_path / "run.txt", tag="t")
+    ndcg = trec.MEASURES["ndcg_cut_10"]
+    out = run_python(["-m", "pyserini.eval.trec_eval", *ndcg.trec_eval_args(), tmp_path / "qrels.txt",
                       tmp_path / "run.txt"], env).stdout
-    value = float(out.strip().splitlines()[-1].split()[-1])
-    scores = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run)
-    expected = sum(s["ndcg_cut_10"] for s in scores.values()) / len(qrels)
-    assert value == pytest.approx(expected, abs=1e-4)
+    expected = trec.mean(trec.evaluate(qrels, run, [ndcg.name])[ndcg.name])
+    assert parse_trec_eval(out, ndcg.name) == pytest.approx(expected, abs=1e-4)
 
 
 def test_drop_keeps_modules_the_runtime_has(env, tmp_path):

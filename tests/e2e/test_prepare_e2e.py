@@ -20,7 +20,7 @@ import pytest
 from pyserini_i3.training.examples import read_training_file
 from pyserini_i3.utils.formats import Problems, natural_key, positives, read_collection, read_qrels
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pyserini]
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"

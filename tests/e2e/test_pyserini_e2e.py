@@ -26,18 +26,16 @@ import pytest
 
 from helpers import run_python
 from pyserini_i3.eval.collections import dl19_pool, scifact_subset
+from pyserini_i3.utils import trec
+from pyserini_i3.utils.trec import read_qrels, read_run
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pyserini]
 
 SCIFACT_BATCH = 75      # 1,051 // 2 = 525 = 7 x 75: shard boundaries fall on batch boundaries
 SCIFACT_MAX_LENGTH = 64  # test speed; the default (the model's 256) is exercised on DL19
 SCIFACT_CHUNKS = (0, 6, 7, 13, 14)  # checked in-process: first, either side of the shard cut, last two
 DL19_BATCH = 64
-METRICS = {  # Pyserini's usual invocations -> pytrec_eval measure, run depth cut (-M)
-    "ndcg_cut_10": (["-c", "-m", "ndcg_cut.10"], "ndcg_cut.10", None),
-    "recall_100": (["-c", "-m", "recall.100"], "recall.100", None),
-    "recip_rank": (["-c", "-M", "10", "-m", "recip_rank"], "recip_rank", 10),
-}
+METRICS = list(trec.MEASURES)  # Pyserini's usual metrics: ndcg_cut_10, recall_100, recip_rank (-M 10)
 
 
 class Workspace:
@@ -58,28 +56,9 @@ class Workspace:
         return self.root.joinpath(*parts)
 
 
-def read_run(path: Path) -> dict[str, dict[str, float]]:
-    run: dict[str, dict[str, float]] = {}
-    with open(path) as f:
-        for line in f:
-            qid, _, docid, _, score, _ = line.split()
-            run.setdefault(qid, {})[docid] = float(score)
-    return run
-
-
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    qrels: dict[str, dict[str, int]] = {}
-    with open(path) as f:
-        for line in f:
-            qid, _, docid, rel = line.split()
-            qrels.setdefault(qid, {})[docid] = int(rel)
-    return qrels
-
-
 def trec_eval(ws: Workspace, keys: list[str], qrels: str, run: Path) -> dict[str, float]:
     """Pyserini's trec_eval, started once for ``keys`` (which must share their -M depth)."""
-    (depth,) = {METRICS[k][2] for k in keys}
-    args = ["-c", *(["-M", str(depth)] if depth else []), *[a for k in keys for a in ("-m", METRICS[k][1])]]
+    ((args, _),) = trec.trec_eval_groups(keys)
     out = ws.py("trec_eval", "-m", "pyserini.eval.trec_eval", *args, qrels, run).stdout
     values = {}
     for key in keys:
@@ -89,15 +68,10 @@ def trec_eval(ws: Workspace, keys: list[str], qrels: str, run: Path) -> dict[str
     return values
 
 
-def pytrec_mean(qrels: dict, run: dict, key: str) -> float:
-    """trec_eval -c: mean over the qrels' queries, 0 for queries missing from the run."""
-    import pytrec_eval
-
-    _, measure, depth = METRICS[key]
-    if depth:  # trec_eval's order: score, then docid, both descending
-        run = {q: dict(sorted(h.items(), key=lambda kv: (kv[1], kv[0]), reverse=True)[:depth]) for q, h in run.items()}
-    scores = pytrec_eval.RelevanceEvaluator(qrels, {measure}).evaluate(run)
-    return sum(scores.get(q, {}).get(key, 0.0) for q in qrels) / len(qrels)
+def pytrec_means(qrels: dict, run: dict, keys: list[str]) -> dict[str, float]:
+    """trec_eval -c by pytrec_eval (utils.trec): means over the qrels' queries, 0 for queries missing from the run,
+    MRR@10 on each query's top 10 in trec_eval's order."""
+    return trec.means(trec.evaluate(qrels, run, keys))
 
 
 def faiss_vectors(index_dir: Path) -> tuple[list[str], np.ndarray]:
@@ -244,7 +218,7 @@ def test_hybrid_normalization_changes_the_fusion(scifact):
     assert scifact.path("runs", "hybrid.txt").read_text() != scifact.path("runs", "hybrid.norm.txt").read_text()
 
 
-SCIFACT_EVAL = {"bm25": list(METRICS), "dense": list(METRICS), "rrf": list(METRICS),
+SCIFACT_EVAL = {"bm25": METRICS, "dense": METRICS, "rrf": METRICS,
                 "hybrid": ["ndcg_cut_10"], "hybrid.norm": ["ndcg_cut_10"]}
 
 
@@ -252,8 +226,8 @@ SCIFACT_EVAL = {"bm25": list(METRICS), "dense": list(METRICS), "rrf": list(METRI
 def scifact_scores(scifact):
     """Every run's scores by pytrec_eval (what trec_eval -c computes; Pyserini's trec_eval is checked once below)."""
     qrels = read_qrels(scifact.path("qrels.txt"))
-    scores = {(run, key): pytrec_mean(qrels, read_run(scifact.path("runs", f"{run}.txt")), key)
-              for run, keys in SCIFACT_EVAL.items() for key in keys}
+    scores = {(run, key): value for run, keys in SCIFACT_EVAL.items()
+              for key, value in pytrec_means(qrels, read_run(scifact.path("runs", f"{run}.txt")), keys).items()}
     print(f"\nSciFact subset scores: {scores}; commands: {scifact.report()}")
     return scores
 
@@ -343,8 +317,9 @@ def test_dl19_named_qrels_trec_eval_equals_pytrec_eval(dl19, shared_data):
     qrels = read_qrels(shared_data / "topics-and-qrels" / "qrels.dl19-passage.txt")
     run = read_run(dl19.path("runs", "dense.txt"))
     values = trec_eval(dl19, ["ndcg_cut_10", "recall_100"], "dl19-passage", dl19.path("runs", "dense.txt"))
+    expected = pytrec_means(qrels, run, list(values))
     for key, value in values.items():
-        assert value == pytest.approx(pytrec_mean(qrels, run, key), abs=1e-4), key
+        assert value == pytest.approx(expected[key], abs=1e-4), key
 
 
 def test_programmatic_faiss_searcher_matches_the_cli_run(dl19, i3_dir):

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, make_minimal_env, run_python
+from helpers import ROOT, check_cost, make_minimal_env, run_python
+
+pytestmark = pytest.mark.pyserini
 
 DRIVER = r"""
 import json, runpy, sys
@@ -85,6 +87,7 @@ def resolve(tmp_path_factory):
             for command, spec in commands(encoder, encoder_class).items():
                 lines.append(json.dumps(spec))
                 keys.append((name, command))
+        check_cost("Pyserini's encode, search.faiss and search.hybrid")
         proc = subprocess.run([sys.executable, "-c", DRIVER], input="\n".join(lines) + "\n", env=env,
                               capture_output=True, text=True, timeout=600)
         results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -135,6 +138,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_encoder_names_resolve_in_all_three_commands(resolved, case):
     document, query = EXPECTED[case]
@@ -144,6 +148,7 @@ def test_encoder_names_resolve_in_all_three_commands(resolved, case):
     assert got["hybrid"].get("class") == query, got
 
 
+@pytest.mark.slow
 def test_other_encoders_get_pyserinis_usual_arguments(resolved):
     # what Pyserini 1.6.0 passes for these names, unchanged by the plugin
     assert resolved["dse"]["encode"]["kwargs"] == ["device", "l2_norm", "model_name", "multimodal", "pooling"]
@@ -193,6 +198,7 @@ def test_argparse_patch_is_scoped_to_pyserinis_commands():
         parser.parse_args(["--encoder-class", "i3"])
 
 
+@pytest.mark.slow
 def test_programmatic_init_encoder_does_not_let_i3_steal_names():
     import pyserini.encode as enc
     import pyserini.search.faiss.__main__ as faiss_main
@@ -219,6 +225,7 @@ def cli_env(tmp_path_factory):
     return make_minimal_env(tmp / "home", tmp / "cache"), tmp
 
 
+@pytest.mark.slow
 def test_encode_dimension_mismatch_names_the_right_value(cli_env):
     env, tmp = cli_env
     out = tmp / "never-written"
@@ -232,6 +239,7 @@ def test_encode_dimension_mismatch_names_the_right_value(cli_env):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_encoder_class_i3_with_a_non_i3_path_is_one_clear_line(cli_env):
     env, tmp = cli_env
     result = run_python(["-m", "pyserini.search.faiss", "--index", tmp, "--topics", "x.tsv", "--output",
@@ -242,6 +250,7 @@ def test_encoder_class_i3_with_a_non_i3_path_is_one_clear_line(cli_env):
     assert not (tmp / "run.txt").exists()
 
 
+@pytest.mark.slow
 def test_wheel_ships_the_startup_hook(tmp_path):
     """A non-editable ``pip install`` must install pyserini_i3.pth into site-packages."""
     result = run_python(["-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist",
@@ -263,6 +272,7 @@ def test_wheel_ships_the_startup_hook(tmp_path):
     assert (target / "pyserini_i3.pth").read_text() == "import pyserini_i3._hook\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", ["pyserini_i3.plugin.encoders", "pyserini.search.faiss", "pyserini.encode",
                                    "pyserini_i3"])
 def test_registration_holds_whatever_is_imported_first(first, tmp_path):

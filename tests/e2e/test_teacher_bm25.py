@@ -8,7 +8,10 @@ import pytest
 
 from helpers import teacher_scores, write_training_file
 
+pytestmark = pytest.mark.pyserini
 
+
+@pytest.mark.slow  # imports Pyserini's hybrid searcher: the JVM
 def test_hybrid_teacher_fuses_as_pyserini_search_hybrid():
     """The fused teacher scores, divided by the dense range, are Pyserini's normalised hybrid scores."""
     from types import SimpleNamespace
@@ -34,6 +37,7 @@ def test_hybrid_teacher_fuses_as_pyserini_search_hybrid():
 
 
 
+@pytest.mark.slow
 def test_teacher_scores_with_bm25_index(tiny_backbone, tmp_path):
     """--bm25-index: the BM25 part is Anserini's score of the pair (as pyserini.search.lucene ranks)."""
     from pyserini.search.lucene import LuceneSearcher

@@ -14,6 +14,8 @@ import pytest
 from helpers import make_minimal_env, run_python
 from pyserini_i3.plugin.compat import topics_resolved_in_python
 
+pytestmark = pytest.mark.pyserini
+
 
 @pytest.fixture
 def env(tmp_path):
@@ -44,6 +46,7 @@ def test_where_follows_javas_user_home(env, tmp_path):
     assert out == str(cache_of(tmp_path))
 
 
+@pytest.mark.slow
 def test_install_then_named_topics_and_qrels_resolve_offline(env, tmp_path, shared_data):
     src = shared_data / "topics-and-qrels"
     out = run_python(["-m", "pyserini_i3", "topics", "install", src], env).stdout
@@ -110,9 +113,8 @@ def test_an_existing_eval_script_is_kept(env, tmp_path):
 
 
 def test_mrr_stand_in_equals_trec_eval_recip_rank_at_10():
-    import pytrec_eval
-
     from pyserini_i3.plugin import msmarco_eval
+    from pyserini_i3.utils import trec
 
     qrels = {"q1": {"a": 1, "b": 0}, "q2": {"c": 2, "d": 1}, "q3": {"e": 1}, "q4": {"z": 0}}
     ranked = {"q1": {f"x{i}": i for i in range(1, 4)} | {"b": 4, "a": 5},
@@ -120,9 +122,9 @@ def test_mrr_stand_in_equals_trec_eval_recip_rank_at_10():
               "q3": {"e": 1}}  # q4 has no relevant judgment; unretrieved queries count 0
     relevant = {q: {d for d, r in j.items() if r > 0} for q, j in qrels.items() if any(r > 0 for r in j.values())}
     ours = msmarco_eval.mrr_at_10(relevant, {q: {d: int(r) for d, r in h.items()} for q, h in ranked.items()})
-    run = {q: {d: 1.0 / r for d, r in h.items() if r <= 10} for q, h in ranked.items()}  # -M 10
-    per_query = pytrec_eval.RelevanceEvaluator(qrels, {"recip_rank"}).evaluate(run)
-    expected = sum(per_query[q]["recip_rank"] for q in relevant if q in per_query) / len(relevant)
+    run = {q: {d: 1.0 / r for d, r in h.items()} for q, h in ranked.items()}  # trec.evaluate cuts at 10 (-M 10)
+    per_query = trec.evaluate(qrels, run, ["recip_rank"])["recip_rank"]
+    expected = sum(per_query[q] for q in relevant) / len(relevant)
     assert ours == pytest.approx(expected) == pytest.approx((1 / 5 + 0 + 1) / 3)
 
 
@@ -153,6 +155,7 @@ atexit.register(lambda: open(os.environ["SOCKET_LOG"], "a").write(json.dumps(_lo
 """
 
 
+@pytest.mark.slow
 def test_named_topics_and_qrels_never_wait_on_a_socket(tmp_path, shared_data):
     """Offline, after `topics install`: the commands that resolve names spend no time on the network
     (at most one failed name lookup per process on 2.x, which then stops trying; none with

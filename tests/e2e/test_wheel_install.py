@@ -22,7 +22,7 @@ import pytest
 from helpers import ROOT, make_minimal_env
 from pyserini_i3.eval.collections import SAMPLE_DIR, beir_test_collection
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pyserini]
 
 
 def pip(python, *args, timeout=900):

@@ -66,6 +66,31 @@ def test_judged_pools_rank_the_judged_passages_and_dev600_its_candidates(bench, 
         rr.load_pool(tmp_path, "dl21")
 
 
+class _Constant:
+    """Scores every passage alike: every candidate ties."""
+
+    def encode_passages(self, texts, max_length=None, show_progress=False):
+        return np.ones((len(texts), 1), dtype=np.float32)
+
+    def encode_queries(self, queries):
+        return np.ones((len(queries), 1), dtype=np.float32)
+
+
+def test_ties_keep_the_first_ten_candidates_and_are_then_ranked_as_trec_eval_does(bench, tmp_path):
+    pool = tmp_path / "msmarco-pools" / "dev600"
+    pool.mkdir(parents=True)
+    pids = [f"p{i:02d}" for i in range(1, 13)]
+    (pool / "queries.tsv").write_text("1\tq\n2\tq\n")
+    (pool / "collection.tsv").write_text("".join(f"{p}\ttext {p}\n" for p in pids))
+    (pool / "candidates.run").write_text("".join(f"{q} Q0 {p} {i} 0 x\n" for q in "12" for i, p in enumerate(pids, 1)))
+    (pool / "qrels.txt").write_text("1 0 p11 1\n2 0 p03 1\n")
+    scores = bench.rerank_judged.rerank(_Constant(), bench.rerank_judged.load_pool(tmp_path, "dev600"), 128)
+    # query 1: p11 is the 11th candidate, cut (by docid it would rank 2nd); query 2: p03 is kept, and among the ten
+    # kept trec_eval orders ties by docid descending: p10 ... p03 is 8th
+    assert scores["mrr@10"] == {"1": 0.0, "2": pytest.approx(1 / 8)}
+    assert scores["ndcg@10"] == {"1": 0.0, "2": pytest.approx(1 / np.log2(9))}
+
+
 def _cell(kind, seed, dl19, dl20):
     return {"row": kind, "seed": seed, "model": f"{kind}-seed{seed}-x", "seconds": {"train": 120.0},
             "pools": {"dl19": {"ndcg@10": float(np.mean(dl19)), "per_query_ndcg10": dict(zip("abcd", dl19))},

@@ -58,16 +58,17 @@ def _model_dir(path, train_file="/elsewhere/train.jsonl"):
     return path
 
 
-def test_a_cell_keeps_what_the_report_needs_without_the_model(bench, tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "trec_eval", lambda qrels, run, log: dict.fromkeys(bench.METRICS, 0.5))
+def test_a_cell_keeps_what_the_report_needs_without_the_model(bench, tmp_path):
     qrels = tmp_path / "qrels.txt"
     qrels.write_text("1 0 d1 1\n2 0 d3 1\n")
     model = _model_dir(tmp_path / "models" / "de-seed1-aaaa", bench.REPO / ".work" / "b" / "train.jsonl")
     out = tmp_path / "out"
     record = bench.save_cell(out, "de-seed1-aaaa.e256", "de", 1, model, _run_file(tmp_path / "run.trec"),
-                             {"train": 60.0, "encode": None}, qrels, tmp_path / "log")
+                             {"train": 60.0, "encode": None}, qrels)
     assert bench.load_cell(out, "de-seed1-aaaa.e256") == record
     assert record["per_query_ndcg10"] == {"1": 1.0, "2": 0.5}  # d1 at rank 1; d3 at rank 3: 1/log2(4)
+    # trec_eval -c's means, to the 4 decimals it prints: MRR@10 (1 + 1/3) / 2
+    assert record["scores"] == {"ndcg_cut_10": 0.75, "recall_100": 1.0, "recip_rank": 0.6667}
     assert record["seconds"] == {"train": 60.0, "encode": None}
     run = gzip.decompress((out / "cells" / "de-seed1-aaaa.e256.top100.trec.gz").read_bytes()).decode()
     assert len(run.splitlines()) == 200 and max(int(line.split()[3]) for line in run.splitlines()) == 100
@@ -88,7 +89,6 @@ def test_a_committed_cell_is_not_trained_again(bench, tmp_path, monkeypatch):
     qrels.write_text("1 0 d1 1\n2 0 d3 1\n")
     col = {"corpus": tmp_path / "c.jsonl", "topics": tmp_path / "t.tsv", "qrels": qrels}
     monkeypatch.setattr(bench, "write_collection", lambda shared, work: col)
-    monkeypatch.setattr(bench, "trec_eval", lambda qrels, run, log: dict.fromkeys(bench.METRICS, 0.5))
     monkeypatch.setattr(bench, "bm25", lambda *a: (_run_file(tmp_path / "bm25.trec"), 0.0))
     monkeypatch.setattr(bench, "zero_shot", lambda work, args: tmp_path / "base")
     monkeypatch.setattr(bench, "dense_index", lambda *a: (tmp_path / "index", 0.0))
@@ -107,11 +107,11 @@ def test_a_committed_cell_is_not_trained_again(bench, tmp_path, monkeypatch):
     for seed in (1, 2):
         name = f"de-seed{seed}-{tag}"
         bench.save_cell(out, f"{name}.e256", "de", seed, _model_dir(tmp_path / "models" / name),
-                        _run_file(tmp_path / f"cell{seed}.trec"), {"train": 60.0 * seed, "encode": 30.0}, qrels,
-                        tmp_path / "log")
+                        _run_file(tmp_path / f"cell{seed}.trec"), {"train": 60.0 * seed, "encode": 30.0}, qrels)
     assert bench.main(argv) == 0
     results = json.loads((out / "grid.json").read_text())
     de = results["systems"]["DE fine-tuned"]
+    assert results["systems"]["BM25 (Pyserini)"]["scores"]["recip_rank"]["mean"] == 0.6667  # scored in process
     assert de["runs"] == 2 and de["seconds"] == {"train": [60.0, 120.0], "encode": [30.0, 30.0]}
     assert "| 1.5 | 0.5 |" in (out / "grid.md").read_text()  # mean train / encode minutes
     assert (out / "training_curves-grid.png").is_file()
@@ -121,7 +121,7 @@ def test_a_committed_cell_is_not_trained_again(bench, tmp_path, monkeypatch):
     model = _model_dir(tmp_path / "models" / name)
     (model / "validation.json").write_text(json.dumps({"metric": "ndcg@10", "selected_step": 25}))
     record = bench.save_cell(out, f"{name}.e256", "de-val", 1, model, _run_file(tmp_path / "val.trec", depth=2),
-                             {"train": 70.0, "encode": 30.0}, qrels, tmp_path / "log")
+                             {"train": 70.0, "encode": 30.0}, qrels)
     assert record["validation"]["selected_step"] == 25
     assert bench.main([*argv, "--rows", "de", "de-val", "--seeds", "1", "--cells-only"]) == 0
     tests = {(t["system"], t["against"]) for t in json.loads((out / "grid.json").read_text())["ttests"]}

@@ -1,4 +1,5 @@
-"""The inference fast path (``I3Config.fast_path`` / ``$PYSERINI_I3_FAST_PATH``).
+"""The inference routes (``I3Model.fast_path``: the explicit ``fast_path=`` argument, else
+``config.fast_path``; in Pyserini's commands ``$PYSERINI_I3_FAST_PATH``, read when the encoder is made).
 
 * ``off`` (the default) is the reference computation, bit for bit;
 * ``exact`` gives the same vectors up to float round-off (queries and DE: bit for bit);
@@ -16,11 +17,13 @@ import numpy as np
 import pytest
 import torch
 
+import pyserini_i3.modeling.heads as heads_module
+import pyserini_i3.modeling.quantize as quantize_module
 from helpers import MINILM, PASSAGES, QUERIES, load_offline
 from pyserini_i3.modeling.config import I3Config
-from pyserini_i3.modeling.fast_path import FAST_PATH_ENV
 from pyserini_i3.modeling.model import I3Model
 
+FAST_PATH_ENV = "PYSERINI_I3_FAST_PATH"
 TITLES = ["France", None, "Berlin", "Dense", "", "Water", "History"]
 LONG = " ".join(["the river runs from the mountain to the ocean and the city"] * 12)
 
@@ -30,7 +33,7 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def int8_modules(model: I3Model) -> list[str]:
-    return [type(m).__name__ for module in model.fast.int8_copies().values() for m in module.modules()]
+    return [type(m).__name__ for module in model.int8_copies().values() for m in module.modules()]
 
 
 @pytest.fixture(autouse=True)
@@ -55,111 +58,118 @@ def minilm():
 
 
 def encode(model: I3Model, mode: str | None = None):
-    previous = model.config.fast_path
-    if mode is not None:
-        model.config.fast_path = mode
-    try:
-        texts = PASSAGES + [LONG]
-        return (model.encode_passages(texts, titles=TITLES + ["Long"], batch_size=3),
-                model.encode_queries(QUERIES, batch_size=4))
-    finally:
-        model.config.fast_path = previous
+    texts = PASSAGES + [LONG]
+    return (model.encode_passages(texts, titles=TITLES + ["Long"], batch_size=3, fast_path=mode),
+            model.encode_queries(QUERIES, batch_size=4, fast_path=mode))
 
 
 # =========================================================================== configuration
-def test_off_by_default_and_saved_in_config_json(tiny, tmp_path):
-    model = tiny["full"]
-    assert model.config.fast_path == "off" and model.fast_path() == "off"
-    model.config.fast_path = "int8"
-    try:
-        model.save_pretrained(tmp_path / "m")
-    finally:
-        model.config.fast_path = "off"
+def test_off_by_default_and_saved_in_config_json(tiny, tiny_backbone, tmp_path):
+    assert tiny["full"].config.fast_path == "off" and tiny["full"].fast_path() == "off"
+    torch.manual_seed(0)
+    I3Model.from_backbone(str(tiny_backbone), variant="full", fast_path="int8").save_pretrained(tmp_path / "m")
     assert json.loads((tmp_path / "m" / "config.json").read_text())["fast_path"] == "int8"
     loaded = I3Model.from_pretrained(tmp_path / "m")
     assert loaded.config.fast_path == "int8" and loaded.fast_path() == "int8"
+    assert loaded.fast_path("off") == "off" and loaded.fast_path("exact") == "exact"  # the argument wins
     data = json.loads((tmp_path / "m" / "config.json").read_text())
     del data["fast_path"]  # a model directory written before the field existed
     (tmp_path / "m" / "config.json").write_text(json.dumps(data))
     assert I3Model.from_pretrained(tmp_path / "m").fast_path() == "off"
 
 
-def test_bad_values_fail_in_one_line(tiny, monkeypatch):
+def test_bad_values_fail_in_one_line(tiny, tmp_path, monkeypatch):
+    from pyserini_i3.plugin.encoders import I3QueryEncoder
+
     with pytest.raises(ValueError, match=r"I3Config.fast_path must be one of off, exact, int8, not 'fp8'") as e:
         I3Config(backbone_config=tiny["de"].config.backbone_config, fast_path="fp8")
     assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match=r"^fast_path must be one of off, exact, int8, not 'int4'$"):
+        tiny["de"].encode_queries(["x"], fast_path="int4")
+    tiny["de"].save_pretrained(tmp_path / "de")
     monkeypatch.setenv(FAST_PATH_ENV, "int4")
     with pytest.raises(ValueError, match=r"\$PYSERINI_I3_FAST_PATH must be one of off, exact, int8, not 'int4'"):
-        tiny["de"].encode_queries(["x"])
-
-
-def test_environment_variable_overrides_the_model_directory(tiny, monkeypatch):
-    model = tiny["de"]
-    monkeypatch.setenv(FAST_PATH_ENV, "INT8 ")
-    assert model.fast_path() == "int8"
-    model.config.fast_path = "int8"
-    try:
-        monkeypatch.setenv(FAST_PATH_ENV, "off")
-        assert model.fast_path() == "off"
-        monkeypatch.setenv(FAST_PATH_ENV, "")
-        assert model.fast_path() == "int8"
-    finally:
-        model.config.fast_path = "off"
+        I3QueryEncoder(str(tmp_path / "de"))
 
 
 def test_training_mode_turns_it_off(tiny):
     model = tiny["full"]
-    model.config.fast_path = "int8"
     model.train()
     try:
-        assert model.fast_path() == "off"
+        assert model.fast_path("int8") == "off" and model.fast_path("exact") == "off"
     finally:
         model.eval()
-        model.config.fast_path = "off"
-    assert model.fast_path() == "off"
+    assert model.fast_path("int8") == "int8"
+
+
+def test_encoding_leaves_the_allocator_alone(tiny, monkeypatch):
+    """glibc's allocator tuning is a caller's opt-in (utils.memory), never a side effect of encoding."""
+    import pyserini_i3.utils.memory as memory
+
+    def refuse():
+        raise AssertionError("encoding tuned the allocator")
+
+    monkeypatch.setattr(memory, "keep_freed_memory", refuse)
+    for mode in ("off", "exact", "int8"):
+        encode(tiny["full"], mode)
+    tiny["full"].drop_int8_copies()
 
 
 # =========================================================================== off and exact
 @pytest.mark.parametrize("variant", ["full", "official", "de", "full-2-layers"])
 def test_off_is_the_reference_computation_bit_for_bit(tiny, variant, monkeypatch):
+    """``off`` never takes the heads' restated attention, makes no int8 copy, and is what the loss sees."""
     model = tiny[variant]
-    calls = []
-    monkeypatch.setattr(model.fast, "passage_vectors", lambda *a: calls.append(a))
-    monkeypatch.setattr(model.fast, "query_vectors", lambda *a: calls.append(a))
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the off route ran the fast attention")
+
+    monkeypatch.setattr(heads_module, "attention", refuse)
     passages, queries = encode(model)
-    assert not calls
-    texts = [model.join_title(t, ti) for t, ti in zip(PASSAGES + [LONG], TITLES + ["Long"])]
-    reference = model._encode(texts, model.config.passage_max_length, 3, model.passage_vectors, False, "")
-    assert np.array_equal(passages, reference)
-    assert np.array_equal(queries, model._encode(QUERIES, model.config.query_max_length, 4,
-                                                 model.query_vectors, False, ""))
-    monkeypatch.setenv(FAST_PATH_ENV, "off")
-    assert np.array_equal(encode(model, "int8")[0], passages)
+    assert np.array_equal(encode(model, "off")[0], passages)
+    batch = model.tokenize([model.join_title(t, ti) for t, ti in zip(PASSAGES, TITLES)],
+                           model.config.passage_max_length)
+    with torch.inference_mode():  # the training forward's own call
+        reference = model.passage_vectors(batch, fast_path="off")
+        alone = model.encode_passages(PASSAGES, titles=TITLES, batch_size=len(PASSAGES))
+    np.testing.assert_allclose(alone, reference.numpy(), atol=1e-6, rtol=0)  # padding: round-off only
+    assert not model.int8_copies()
 
 
 @pytest.mark.parametrize("variant", ["full", "official", "de", "full-2-layers"])
-def test_exact_gives_the_same_vectors(tiny, variant):
+def test_exact_gives_the_same_vectors(tiny, variant, monkeypatch):
     model = tiny[variant]
     passages, queries = encode(model)
+    calls = []
+    attention = heads_module.attention
+    monkeypatch.setattr(heads_module, "attention", lambda *a: calls.append(1) or attention(*a))
     fast_passages, fast_queries = encode(model, "exact")
+    assert bool(calls) == model.config.interaction  # it did take the restated heads
     assert fast_passages.dtype == np.float32 and fast_passages.shape == passages.shape
     np.testing.assert_allclose(fast_passages, passages, atol=1e-5, rtol=0)
     assert np.array_equal(fast_queries, queries)  # the query side has nothing to restate
     if variant == "de":
         assert np.array_equal(fast_passages, passages)
-    assert not model.fast.int8_copies()
+    assert not model.int8_copies()
 
 
 def test_exact_does_not_depend_on_batching(tiny):
     model = tiny["full"]
-    model.config.fast_path = "exact"
-    try:
-        texts = PASSAGES + [LONG]
-        together = model.encode_passages(texts, batch_size=len(texts))
-        alone = np.vstack([model.encode_passages([t]) for t in texts])
-    finally:
-        model.config.fast_path = "off"
+    texts = PASSAGES + [LONG]
+    together = model.encode_passages(texts, batch_size=len(texts), fast_path="exact")
+    alone = np.vstack([model.encode_passages([t], fast_path="exact") for t in texts])
     np.testing.assert_allclose(together, alone, atol=1e-5, rtol=0)
+
+
+def test_the_pseudo_query_is_the_same_on_both_routes(tiny):
+    model = tiny["full-2-layers"]
+    batch = model.tokenize(PASSAGES, 64)
+    with torch.inference_mode():
+        v_off, q_off = model.passage_vectors(batch, return_pseudo_query=True, fast_path="off")
+        v_fast, q_fast = model.passage_vectors(batch, return_pseudo_query=True, fast_path="exact")
+    assert q_fast.shape == q_off.shape
+    torch.testing.assert_close(q_fast, q_off, atol=1e-5, rtol=0)
+    torch.testing.assert_close(v_fast, v_off, atol=1e-5, rtol=0)
 
 
 # =========================================================================== int8
@@ -170,7 +180,7 @@ def test_int8_is_close_to_float32_and_float32_weights_stay(minilm):
     are 0.97 / 0.94 / 0.90 there (per-tensor weights would give about 0.92 on average over
     text). The empty strings are left out of the text checks: with one or two tokens mean
     pooling averages no rounding away."""
-    from pyserini_i3.modeling.fast_path import cpu_has_vnni
+    from pyserini_i3.modeling.quantize import cpu_has_vnni
 
     vnni = cpu_has_vnni()
     passage_floor, query_floor, any_floor = (0.99, 0.99, 0.95) if vnni else (0.97, 0.94, 0.90)
@@ -194,81 +204,81 @@ def test_int8_is_close_to_float32_and_float32_weights_stay(minilm):
 
 def test_int8_copy_is_rebuilt_when_the_weights_change(tiny):
     model = tiny["de"]
-    model.config.fast_path = "int8"
     try:
-        first = model.encode_queries(QUERIES)
-        copy = model.fast.int8_copies()["query_encoder"]
-        assert model.encode_queries(QUERIES) is not None and model.fast.int8_copies()["query_encoder"] is copy
+        first = model.encode_queries(QUERIES, fast_path="int8")
+        copy = model.int8_copies()["query_encoder"]
+        assert model.encode_queries(QUERIES, fast_path="int8") is not None
+        assert model.int8_copies()["query_encoder"] is copy
         with torch.no_grad():
             weight = model.query_encoder.encoder.layer[0].intermediate.dense.weight
             weight.mul_(2.0)
         try:
-            second = model.encode_queries(QUERIES)
-            assert model.fast.int8_copies()["query_encoder"] is not copy
+            second = model.encode_queries(QUERIES, fast_path="int8")
+            assert model.int8_copies()["query_encoder"] is not copy
             assert not np.allclose(first, second)
         finally:
             with torch.no_grad():
                 weight.div_(2.0)
     finally:
-        model.config.fast_path = "off"
-        model.fast.drop_int8_copies()
+        model.drop_int8_copies()
+    assert not model.int8_copies()
 
 
 def test_int8_never_quantises_off_the_cpu(tiny, monkeypatch):
     """On a GPU (simulated: the model reports a CUDA device) int8 means exact: nothing is quantised."""
-    import pyserini_i3.modeling.fast_path as fast_path_module
-
     model = tiny["full"]
-    model.config.fast_path = "int8"
-    try:
-        monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda", 0)))
-        mode = model.fast_path()
-        assert mode == "exact"
+    monkeypatch.setattr(type(model), "device", property(lambda self: torch.device("cuda", 0)))
+    assert model.fast_path("int8") == "exact"
 
-        def refuse(module):
-            raise AssertionError("quantised for a GPU model")
+    def refuse(module):
+        raise AssertionError("quantised for a GPU model")
 
-        monkeypatch.setattr(fast_path_module, "quantize_int8", refuse)
-        batch = model.tokenize(PASSAGES, 64)  # run on the CPU tensors: only the decision is simulated
-        with torch.inference_mode():
-            passages = model.fast.passage_vectors(batch, mode)
-            queries = model.fast.query_vectors(batch, mode)
-        assert passages.dtype == torch.float32 and queries.dtype == torch.float32
-    finally:
-        model.config.fast_path = "off"
-    assert not model.fast.int8_copies()
+    monkeypatch.setattr(quantize_module, "quantize_int8", refuse)
+    batch = model.tokenize(PASSAGES, 64)  # run on the CPU tensors: only the decision is simulated
+    with torch.inference_mode():
+        passages = model.passage_vectors(batch, fast_path="int8")
+        queries = model.query_vectors(batch, fast_path="int8")
+    assert passages.dtype == torch.float32 and queries.dtype == torch.float32
+    assert not model.int8_copies()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here (the simulated check above runs)")
 def test_int8_on_a_real_gpu_is_not_quantised(tiny):
     model = tiny["full"].to("cuda")
-    model.config.fast_path = "int8"
     try:
-        assert model.fast_path() == "exact"
-        vectors = model.encode_passages(PASSAGES)
-        assert vectors.dtype == np.float32 and not model._int8_cache
+        assert model.fast_path("int8") == "exact"
+        vectors = model.encode_passages(PASSAGES, fast_path="int8")
+        assert vectors.dtype == np.float32 and not model.int8_copies()
     finally:
-        model.config.fast_path = "off"
         tiny["full"].to("cpu")
 
 
-def test_pyserini_encoders_follow_the_model_directory(tiny, tmp_path, monkeypatch):
+def test_pyserini_encoders_follow_the_model_directory_and_the_environment(tiny, tiny_backbone, tmp_path, monkeypatch):
+    """The model directory's route, unless ``$PYSERINI_I3_FAST_PATH`` (read once, when the encoder is made)
+    names another; ``$PYSERINI_I3_KEEP_FREED_MEMORY=1`` opts the process into the allocator tuning."""
+    import pyserini_i3.utils.memory as memory
     from pyserini_i3.plugin.encoders import I3DocumentEncoder, I3QueryEncoder
 
-    model = tiny["full"]
-    model.config.fast_path = "int8"
-    try:
-        model.save_pretrained(tmp_path / "i3-int8")
-    finally:
-        model.config.fast_path = "off"
-    model.save_pretrained(tmp_path / "i3")
+    torch.manual_seed(0)
+    I3Model.from_backbone(str(tiny_backbone), variant="full", fast_path="int8").save_pretrained(tmp_path / "i3-int8")
+    tiny["full"].save_pretrained(tmp_path / "i3")
+    tuned = []
+    monkeypatch.setattr(memory, "keep_freed_memory", lambda: tuned.append(1))
     query = I3QueryEncoder(str(tmp_path / "i3-int8"))
-    assert query.model.fast_path() == "int8"
+    assert query.fast_path is None and query.model.fast_path(query.fast_path) == "int8"
     vector = query.encode("capital of france")
-    assert vector.dtype == np.float32 and vector.shape == (model.dim,)
+    assert vector.dtype == np.float32 and vector.shape == (tiny["full"].dim,)
     assert "Int8Linear" in int8_modules(query.model)
     document = I3DocumentEncoder(str(tmp_path / "i3"))
-    assert document.model.fast_path() == "off"
-    monkeypatch.setenv(FAST_PATH_ENV, "int8")  # the command-line route
-    assert document.model.fast_path() == "int8"
+    assert document.model.fast_path(document.fast_path) == "off"
+    monkeypatch.setenv(FAST_PATH_ENV, "int8")
+    assert document.model.fast_path(document.fast_path) == "off"  # read when the encoder was made, not per call
+    monkeypatch.setenv(FAST_PATH_ENV, " INT8 ")  # the command-line route
+    document = I3DocumentEncoder(str(tmp_path / "i3"))
+    assert document.fast_path == "int8"
     assert document.encode(PASSAGES[:3], titles=TITLES[:3]).dtype == np.float32
+    assert "Int8Linear" in int8_modules(document.model)
+    assert not tuned
+    monkeypatch.setenv("PYSERINI_I3_KEEP_FREED_MEMORY", "1")
+    I3DocumentEncoder(str(tmp_path / "i3"))
+    assert tuned == [1]

@@ -10,6 +10,8 @@ import pytest
 
 from pyserini_i3.plugin import compat, offline
 
+pytestmark = pytest.mark.pyserini
+
 COMMIT = "0b4acbd929edd11edfd16250457fb70ff69e9b4f"
 EVAL = f"https://raw.githubusercontent.com/castorini/eval/{COMMIT}/"
 PREBUILT = f"https://raw.githubusercontent.com/castorini/prebuilt-indexes/{'3' * 40}/"

@@ -62,6 +62,7 @@ def test_same_seed_same_weights_other_seed_differs(tiny_backbone, train_file, tm
     assert max_diff(tmp_path / "a", tmp_path / "c") > 1e-4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
 def test_two_processes_equal_one_process_on_the_global_batch(tiny_backbone, train_file, tmp_path, launcher):
     """torchrun / accelerate launch, 2 gloo processes with half of each batch: the losses (in-batch negatives
@@ -85,6 +86,7 @@ def test_two_processes_equal_one_process_on_the_global_batch(tiny_backbone, trai
     assert abs(vectors[0] - vectors[1]).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_two_processes_when_a_process_s_slice_has_no_reconstruction_target(tiny_backbone, tmp_path):
     """--rec-targets pseudo with few pseudo-queries: some steps give one process no target at all; both still
     count the batch's target tokens together (no mismatched collectives), and the run equals one process."""
@@ -112,6 +114,7 @@ def test_two_processes_when_a_process_s_slice_has_no_reconstruction_target(tiny_
     assert max_diff(tmp_path / "one", tmp_path / "two") < 1e-5
 
 
+@pytest.mark.slow  # a real process, killed
 def test_killed_run_resumes_to_the_same_valid_model(tiny_backbone, train_file, tmp_path):
     from pyserini_i3.modeling.model import I3Model
 
