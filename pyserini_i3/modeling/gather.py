@@ -27,6 +27,15 @@ def gather_with_grad(tensor: torch.Tensor) -> tuple[torch.Tensor, int]:
     return _GatherWithGrad.apply(tensor.contiguous()), dist.get_rank() * tensor.size(0)
 
 
+def gather_without_grad(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` concatenated over processes in rank order, without gradient (ids, labels)."""
+    if world_size() == 1:
+        return tensor
+    parts = [torch.empty_like(tensor) for _ in range(world_size())]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts, dim=0)
+
+
 def sum_over_processes(value: torch.Tensor) -> torch.Tensor:
     """Sum over processes, without gradient (token counts)."""
     if world_size() == 1:

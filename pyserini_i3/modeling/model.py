@@ -36,8 +36,9 @@ from pyserini_i3.modeling.backbone import (
     resolve_model_path,
 )
 from pyserini_i3.modeling.config import I3Config, check_fast_path, check_max_length
-from pyserini_i3.modeling.gather import gather_with_grad, sum_over_processes, world_size
+from pyserini_i3.modeling.gather import gather_with_grad, gather_without_grad, sum_over_processes, world_size
 from pyserini_i3.modeling.heads import Interactor, Reconstructor, VocabHead, init_like_bert
+from pyserini_i3.modeling.losses import info_nce, judged
 from pyserini_i3.modeling.quantize import Int8Copies
 
 logger = logging.getLogger(__name__)
@@ -355,6 +356,9 @@ class I3Model(nn.Module):
         reconstruction_weight: float = 1.0,
         distillation_weight: float = 1.0,
         gather: bool = False,
+        passage_ids: torch.Tensor | None = None,
+        positive_ids: torch.Tensor | None = None,
+        other_positives: str = "keep",
     ) -> I3Output:
         """Loss on a batch of B queries with G passages each (positive first, then negatives).
 
@@ -364,6 +368,9 @@ class I3Model(nn.Module):
         every query against the passages of all processes and normalises the
         reconstruction loss by the global token count, so that DDP's gradient average
         gives the update of one process on the whole batch.
+
+        ``passage_ids`` [B*G] and ``positive_ids`` [B, P] (-1 padded) mark each query's judged-relevant
+        passages; ``other_positives``: what they are besides its own (:mod:`~pyserini_i3.modeling.losses`).
         """
         q = self.query_vectors(query_inputs, fast_path="off")  # the reference computation, in any mode
         v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True, fast_path="off")
@@ -374,7 +381,9 @@ class I3Model(nn.Module):
         all_v, offset = gather_with_grad(v) if gather else (v, 0)
         scores = q @ all_v.T / self.config.score_temperature
         target = offset + torch.arange(n_q, device=q.device) * group  # each query's positive
-        contrastive = F.cross_entropy(scores, target)
+        relevant = None if other_positives == "keep" or positive_ids is None else judged(
+            positive_ids, (gather_without_grad if gather else torch.as_tensor)(passage_ids.to(q.device)))
+        contrastive = info_nce(scores, target, relevant, other_positives)
         loss = contrastive
         zero = contrastive.new_zeros(())
 

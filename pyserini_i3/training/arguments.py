@@ -58,6 +58,10 @@ class DataArguments:
     passage_max_length: int = 192
     group_size: int = field(default=8, metadata={"help": "passages per query: 1 positive + hard negatives"})
     rec_targets: str = field(default="both", metadata={"help": "query | pseudo | both | none"})
+    other_positives: str = field(default="keep", metadata={
+        "help": "a passage of the batch (in-batch or hard negative) that the training file judges relevant to a "
+                "query, besides the positive drawn for it: keep (a negative, plain in-batch InfoNCE), mask (left "
+                "out of that query's softmax) or positive (multi-positive InfoNCE)"})
     validation_file: str = field(default="", metadata={
         "help": "Tevatron-shaped JSONL of held-out queries: evaluated during training (nDCG@10, MRR@10 over "
                 "the pooled passages of its examples), the best step kept"})
@@ -177,6 +181,11 @@ class TrainArguments:
 
         if self.data.rec_targets not in REC_TARGETS:
             raise ValueError(f"--rec-targets must be one of {', '.join(REC_TARGETS)}")
+        from pyserini_i3.modeling.losses import OTHER_POSITIVES
+
+        if self.data.other_positives not in OTHER_POSITIVES:
+            raise ValueError(f"--other-positives must be one of {', '.join(OTHER_POSITIVES)}, "
+                             f"not {self.data.other_positives!r}")
         if self.training.batch_size < 1 or self.data.group_size < 1 or self.training.gradient_accumulation_steps < 1:
             raise ValueError("--batch-size, --group-size and --gradient-accumulation-steps must be at least 1")
         if self.training.batch_size % self.training.gradient_accumulation_steps:

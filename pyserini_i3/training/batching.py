@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from pyserini_i3.modeling.losses import passage_id
 from pyserini_i3.training.examples import Passage, TrainingExample
 
 REC_TARGETS = ("query", "pseudo", "both", "none")
@@ -27,6 +28,7 @@ class Group:
     passages: list[Passage]
     rec_targets: list[str | None]  # per passage: reconstruction target text, or None
     teacher_scores: list[float] | None  # per passage, when every passage has one
+    relevant: tuple[str, ...] = ()  # the docids the training file judges relevant to the query
 
 
 class TrainGroups:
@@ -86,7 +88,7 @@ class TrainGroups:
         targets = [self._target(p, ex.query, i == 0) for i, p in enumerate(passages)]
         scores = [p.score for p in passages]
         teacher = None if any(s is None for s in scores) else [float(s) for s in scores]
-        return Group(ex.query, passages, targets, teacher)
+        return Group(ex.query, passages, targets, teacher, tuple(p.docid for p in ex.positive_passages))
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -124,12 +126,14 @@ class StepDataset(torch.utils.data.Dataset):
 
 
 class Collator:
-    """Groups -> the keyword arguments of ``I3Model.forward``."""
+    """Groups -> the keyword arguments of ``I3Model.forward`` (with ``judged``: the passages' and each
+    query's judged-relevant ids, for ``--other-positives mask|positive``)."""
 
-    def __init__(self, model, query_max_length: int, passage_max_length: int):
+    def __init__(self, model, query_max_length: int, passage_max_length: int, judged: bool = False):
         self.model = model
         self.query_max_length = query_max_length
         self.passage_max_length = passage_max_length
+        self.judged = judged
 
     def __call__(self, groups: Sequence[Group]) -> dict:
         model = self.model
@@ -144,4 +148,9 @@ class Collator:
             batch["reconstruction_labels"] = model.reconstruction_labels([t for g in groups for t in g.rec_targets])
         if all(g.teacher_scores is not None for g in groups):
             batch["teacher_scores"] = torch.tensor([g.teacher_scores for g in groups], dtype=torch.float32)
+        if self.judged:
+            batch["passage_ids"] = torch.tensor([passage_id(p.docid) for g in groups for p in g.passages])
+            width = max(len(g.relevant) for g in groups)
+            batch["positive_ids"] = torch.tensor([[passage_id(d) for d in g.relevant] + [-1] * (width - len(g.relevant))
+                                                  for g in groups])
         return batch

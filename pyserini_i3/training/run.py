@@ -124,8 +124,10 @@ def train(args: TrainArguments) -> Path:
         callbacks.append(seeded)
     groups = TrainGroups(examples, args.data.group_size, t.seed, args.data.rec_targets)
     trainer = I3Trainer(model=model, args=t, train_dataset=StepDataset(groups, t.batch_size, total, t.seed),
-                        data_collator=Collator(model, args.data.query_max_length, args.data.passage_max_length),
-                        callbacks=callbacks, teacher=teacher, validator=validator, steps_per_epoch=steps_per_epoch)
+                        data_collator=Collator(model, args.data.query_max_length, args.data.passage_max_length,
+                                               judged=args.data.other_positives != "keep"),
+                        callbacks=callbacks, teacher=teacher, validator=validator, steps_per_epoch=steps_per_epoch,
+                        other_positives=args.data.other_positives)
     for noisy in (ProgressCallback, PrinterCallback):  # they print every log; the bar shows the loss instead
         trainer.remove_callback(noisy)
     if not t.disable_tqdm:

@@ -54,9 +54,11 @@ def load_saved(model: torch.nn.Module, path: Path) -> None:
 
 
 class I3Trainer(Trainer):
-    def __init__(self, *args, teacher=None, validator=None, steps_per_epoch: int = 1, **kwargs):
+    def __init__(self, *args, teacher=None, validator=None, steps_per_epoch: int = 1, other_positives: str = "keep",
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.teacher, self.validator, self.steps_per_epoch = teacher, validator, steps_per_epoch
+        self.other_positives = other_positives
         self._parts: torch.Tensor | None = None  # the loss's parts summed on the device since the last log
         self._last_log: tuple[int, float] | None = None  # (step, time) of the last training log (or first step)
         self._first_step_time: float | None = None
@@ -73,7 +75,7 @@ class I3Trainer(Trainer):
         epoch = self.state.global_step // self.steps_per_epoch
         rec_weight = a.rec_weight / 10 ** epoch if a.rec_schedule == "epoch-decay" else a.rec_weight
         out = model(**inputs, reconstruction_weight=rec_weight, distillation_weight=a.kd_weight,
-                    gather=a.world_size > 1)
+                    gather=a.world_size > 1, other_positives=self.other_positives)
         parts = torch.stack([out.loss, out.contrastive_loss, out.reconstruction_loss, out.distillation_loss]).detach()
         parts = parts.float() / a.gradient_accumulation_steps  # no .item() here: no device sync per micro-batch
         self._parts = parts if self._parts is None else self._parts + parts
