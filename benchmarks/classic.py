@@ -49,6 +49,8 @@ ROWS: dict[str, list[str]] = {
     "full-mask": ["--other-positives", "mask"],
     "de-positive": ["--variant", "de", "--other-positives", "positive"],
     "full-positive": ["--other-positives", "positive"],
+    "de-each-mask": ["--variant", "de", "--positive-sampling", "each", "--other-positives", "mask"],
+    "full-each-mask": ["--positive-sampling", "each", "--other-positives", "mask"],
     "de-100": ["--variant", "de", "--max-steps", "100"],
     "full-100": ["--max-steps", "100"],
 }

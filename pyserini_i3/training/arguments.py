@@ -58,6 +58,9 @@ class DataArguments:
     passage_max_length: int = 192
     group_size: int = field(default=8, metadata={"help": "passages per query: 1 positive + hard negatives"})
     rec_targets: str = field(default="both", metadata={"help": "query | pseudo | both | none"})
+    positive_sampling: str = field(default="one", metadata={
+        "help": "one: an epoch visits each query once, with one of its judged positives drawn; each: an epoch "
+                "visits every (query, positive) pair, so a query with many positives trains on all of them"})
     other_positives: str = field(default="keep", metadata={
         "help": "a passage of the batch (in-batch or hard negative) that the training file judges relevant to a "
                 "query, besides the positive drawn for it: keep (a negative, plain in-batch InfoNCE), mask (left "
@@ -182,6 +185,11 @@ class TrainArguments:
         if self.data.rec_targets not in REC_TARGETS:
             raise ValueError(f"--rec-targets must be one of {', '.join(REC_TARGETS)}")
         from pyserini_i3.modeling.losses import OTHER_POSITIVES
+        from pyserini_i3.training.batching import POSITIVE_SAMPLING
+
+        if self.data.positive_sampling not in POSITIVE_SAMPLING:
+            raise ValueError(f"--positive-sampling must be one of {', '.join(POSITIVE_SAMPLING)}, "
+                             f"not {self.data.positive_sampling!r}")
 
         if self.data.other_positives not in OTHER_POSITIVES:
             raise ValueError(f"--other-positives must be one of {', '.join(OTHER_POSITIVES)}, "

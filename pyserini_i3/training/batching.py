@@ -20,6 +20,7 @@ from pyserini_i3.modeling.losses import passage_id
 from pyserini_i3.training.examples import Passage, TrainingExample
 
 REC_TARGETS = ("query", "pseudo", "both", "none")
+POSITIVE_SAMPLING = ("one", "each")
 
 
 @dataclass
@@ -32,24 +33,34 @@ class Group:
 
 
 class TrainGroups:
-    """Samples a :class:`Group` per training example, deterministically."""
+    """Samples a :class:`Group` per training example, deterministically.
+
+    ``positives``: ``one`` (an item per example, its positive drawn each epoch) or ``each`` (an
+    item per judged positive of each example: an epoch visits every (query, positive) pair, as a
+    file of one pair per line would, so a query with many judged positives trains on all of them).
+    """
 
     def __init__(self, examples: Sequence[TrainingExample], group_size: int, seed: int = 42,
-                 rec_targets: str = "both"):
+                 rec_targets: str = "both", positives: str = "one"):
         if group_size < 1:
             raise ValueError(f"group_size must be at least 1, not {group_size}")
         if rec_targets not in REC_TARGETS:
             raise ValueError(f"rec_targets must be one of {', '.join(REC_TARGETS)}, not {rec_targets!r}")
+        if positives not in POSITIVE_SAMPLING:
+            raise ValueError(f"positives must be one of {', '.join(POSITIVE_SAMPLING)}, not {positives!r}")
         if not examples:
             raise ValueError("no training examples")
         self.examples = list(examples)
+        self.items: list[tuple[int, int | None]] = [  # (example, its positive; None: drawn)
+            (i, j) for i, ex in enumerate(self.examples)
+            for j in (range(len(ex.positive_passages)) if positives == "each" else [None])]
         self.group_size = group_size
         self.seed = seed
         self.rec_targets = rec_targets
         self._pool: list[Passage] | None = None
 
     def __len__(self) -> int:
-        return len(self.examples)
+        return len(self.items)
 
     def _fill_pool(self) -> list[Passage]:
         """Every passage of the file, for queries with too few negatives."""
@@ -71,9 +82,10 @@ class TrainGroups:
         return None
 
     def group(self, index: int, epoch: int) -> Group:
-        ex = self.examples[index]
+        which, fixed = self.items[index]
+        ex = self.examples[which]
         rng = random.Random(f"{self.seed}:{epoch}:{index}")
-        positive = rng.choice(ex.positive_passages)
+        positive = rng.choice(ex.positive_passages) if fixed is None else ex.positive_passages[fixed]
         wanted = self.group_size - 1
         negatives = list(ex.negative_passages)
         if len(negatives) >= wanted:

@@ -90,9 +90,10 @@ def train(args: TrainArguments) -> Path:
     micro = t.batch_size // t.gradient_accumulation_steps
     if micro % t.world_size:
         raise ValueError(f"{micro} queries per micro-batch do not split over {t.world_size} processes")
-    steps_per_epoch = len(examples) // t.batch_size
+    groups = TrainGroups(examples, args.data.group_size, t.seed, args.data.rec_targets, args.data.positive_sampling)
+    steps_per_epoch = len(groups) // t.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"--batch-size {t.batch_size} is larger than the {len(examples)} training examples")
+        raise ValueError(f"--batch-size {t.batch_size} is larger than the {len(groups)} training examples")
     total = t.max_steps if t.max_steps > 0 else max(1, math.ceil(t.epochs * steps_per_epoch))
 
     model = build_model(args)
@@ -122,7 +123,6 @@ def train(args: TrainArguments) -> Path:
         t.eval_on_start = not resume
     if not resume:
         callbacks.append(seeded)
-    groups = TrainGroups(examples, args.data.group_size, t.seed, args.data.rec_targets)
     trainer = I3Trainer(model=model, args=t, train_dataset=StepDataset(groups, t.batch_size, total, t.seed),
                         data_collator=Collator(model, args.data.query_max_length, args.data.passage_max_length,
                                                judged=args.data.other_positives != "keep"),

@@ -1,4 +1,5 @@
-"""``--other-positives``: passages of a batch judged relevant to a query besides its own positive."""
+"""Queries with many judged positives: ``--other-positives`` (passages of a batch judged relevant to a query
+besides its own positive) and ``--positive-sampling each`` (an epoch over every (query, positive) pair)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import torch.nn.functional as F
 from helpers import base_args, command, log, run, write_training_file
 from pyserini_i3.modeling.losses import info_nce, judged, passage_id
 from pyserini_i3.modeling.model import I3Model
-from pyserini_i3.training.batching import Collator, Group
-from pyserini_i3.training.examples import Passage
+from pyserini_i3.training.batching import Collator, Group, StepDataset, TrainGroups
+from pyserini_i3.training.examples import Passage, TrainingExample, read_training_file
 
 SCORES = torch.tensor([[4.0, 1.0, 3.0, 0.5], [0.2, 2.0, 1.5, 5.0]])
 TARGET = torch.tensor([0, 2])
@@ -98,3 +99,29 @@ def test_two_processes_mark_the_judged_passages_of_the_whole_batch(tiny_backbone
     assert abs(one[0]["contrastive"] - log(tmp_path / "keep")[0]["contrastive"]) > 1e-3  # it did change the loss
     for a, b in zip(one, two, strict=True):
         assert abs(a["loss"] - b["loss"]) < 1e-5
+
+
+def test_each_positive_gets_its_own_item_and_one_keeps_today_s_draws(tmp_path):
+    examples = [TrainingExample("q1", "one", [Passage("a", "", "a"), Passage("b", "", "b"), Passage("c", "", "c")],
+                                [Passage(f"n{i}", "", "n") for i in range(4)]),
+                TrainingExample("q2", "two", [Passage("d", "", "d")], [Passage(f"m{i}", "", "m") for i in range(4)])]
+    each = TrainGroups(examples, 3, seed=7, positives="each")
+    assert len(each) == 4
+    assert [each.group(k, 0).passages[0].docid for k in range(4)] == ["a", "b", "c", "d"]
+    assert each.group(1, 0).relevant == ("a", "b", "c")  # every judged positive stays judged
+    one = TrainGroups(examples, 3, seed=7)
+    assert len(one) == 2 and one.group(0, 0).passages[0].docid in {"a", "b", "c"}
+    with pytest.raises(ValueError, match="positives must be one of one, each, not 'all'"):
+        TrainGroups(examples, 3, positives="all")
+    data = shared_positives(tmp_path / "train.jsonl")  # 16 queries, 2 positives each
+    assert len(StepDataset(TrainGroups(read_training_file(data), 3, 42, positives="each"), 4, 8, 42)) == 32
+    assert StepDataset(TrainGroups(read_training_file(data), 3, 42, positives="each"), 4, 8, 42).steps_per_epoch == 8
+
+
+def test_an_epoch_over_pairs_has_as_many_steps_as_pairs_per_batch(tiny_backbone, tmp_path):
+    data = shared_positives(tmp_path / "train.jsonl")
+    run(base_args(tiny_backbone, data, tmp_path / "pairs", "--positive-sampling", "each"))
+    assert len(log(tmp_path / "pairs")) == 32 // 4  # 16 queries x 2 positives, batch 4
+    proc = command("train", *base_args(tiny_backbone, data, tmp_path / "bad", "--positive-sampling", "all"))
+    assert proc.returncode != 0 and proc.stderr.strip().splitlines()[-1].endswith(
+        "--positive-sampling must be one of one, each, not 'all'")
