@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 
+from pyserini_i3.utils.trec import normalise
+
 
 def _flat(hits) -> bool:
     scores = [hit.score for hit in hits]
@@ -27,11 +29,7 @@ def _flat(hits) -> bool:
 def _normalised(hits, result_class):
     if not hits:
         return hits
-    scores = [hit.score for hit in hits]
-    low, high = min(scores), max(scores)
-    if high == low:
-        return [result_class(hit.docid, 0.0) for hit in hits]
-    return [result_class(hit.docid, (hit.score - (low + high) / 2) / (high - low)) for hit in hits]
+    return [result_class(hit.docid, score) for hit, score in zip(hits, normalise([hit.score for hit in hits]))]
 
 
 def guard(hybrid_results, result_class):

@@ -10,6 +10,7 @@ A typical use keeps a fine-tuned model close to a strong general-purpose base
 from __future__ import annotations
 
 from pyserini_i3.training.examples import TrainingExample
+from pyserini_i3.utils.trec import normalise
 
 
 def base_teacher(base: str):
@@ -78,14 +79,6 @@ def drop_false_negatives(examples: list[TrainingExample]) -> int:
     return dropped
 
 
-def _pyserini_normalise(scores: list[float]) -> list[float]:
-    """``pyserini.search.hybrid``'s normalisation: centre on the mid-range, divide by the range."""
-    low, high = min(scores), max(scores)
-    if high == low:
-        return [0.0] * len(scores)
-    return [(s - (low + high) / 2) / (high - low) for s in scores]
-
-
 def fuse_bm25(examples: list[TrainingExample], bm25_scores, alpha: float) -> int:
     """Turn the dense teacher scores already on ``examples`` into a hybrid teacher (in place).
 
@@ -105,7 +98,7 @@ def fuse_bm25(examples: list[TrainingExample], bm25_scores, alpha: float) -> int
             raise ValueError(f"query {ex.query_id}: a passage has no dense teacher score to fuse with BM25")
         sparse = bm25_scores(ex.query, [p.docid for p in passages])
         scale = max(dense) - min(dense)
-        for p, d, s in zip(passages, _pyserini_normalise(dense), _pyserini_normalise(sparse)):
+        for p, d, s in zip(passages, normalise(dense), normalise(sparse)):
             p.score = round((alpha * s + d) * scale, 5)
         fused_queries += 1
     return fused_queries

@@ -34,7 +34,7 @@ from pathlib import Path
 from pyserini_i3.utils.files import atomic_file
 from pyserini_i3.utils.formats import read_qrels
 
-__all__ = ["MEASURES", "Measure", "read_run", "write_run", "rank", "top", "dense_run", "read_qrels",
+__all__ = ["MEASURES", "Measure", "read_run", "write_run", "rank", "top", "dense_run", "normalise", "read_qrels",
            "evaluate", "mean", "means", "trec_eval_groups", "paired_t", "bonferroni", "RunFormatError"]
 
 Run = dict[str, dict[str, float]]       # qid -> {docid: score}
@@ -137,6 +137,15 @@ def dense_run(qids: list[str], docids: list[str], scores, depth: int) -> Run:
 
     best = np.argsort(-scores, axis=1, kind="stable")[:, :depth]
     return {q: {docids[j]: float(scores[i, j]) for j in best[i]} for i, q in enumerate(qids)}
+
+
+def normalise(scores: list[float]) -> list[float]:
+    """``pyserini.search.hybrid --normalization`` of one query's scores: centred on the mid-range, divided by
+    the range; all equal gives all 0 (where Pyserini's own code divides by zero: ``plugin.fusion``)."""
+    low, high = min(scores), max(scores)
+    if high == low:
+        return [0.0] * len(scores)
+    return [(s - (low + high) / 2) / (high - low) for s in scores]
 
 
 # --------------------------------------------------------------------------- metrics

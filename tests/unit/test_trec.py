@@ -166,3 +166,9 @@ def test_identical_scores_are_not_tested():
 def test_bonferroni_splits_the_level_over_the_looks():
     assert trec.bonferroni(0.05, 4) == pytest.approx(0.0125)
     assert trec.bonferroni(0.05, 1) == trec.bonferroni(0.05, 0) == 0.05
+
+
+def test_normalise_is_pyserini_s_hybrid_normalisation():
+    """Centred on the mid-range and divided by the range; all equal gives zeros (Pyserini divides by zero)."""
+    assert trec.normalise([2.0, 4.0, 3.0]) == [-0.5, 0.5, 0.0]
+    assert trec.normalise([7.0, 7.0]) == [0.0, 0.0]
