@@ -153,7 +153,9 @@ def trained_cell(name: str, col: dict, row: str, seed: int, work: Path, out: Pat
 # --------------------------------------------------------------------------- report
 def report(results: dict, out: Path, looks: int, command: str) -> str:
     lines = ["# Classic collections: does `train` gain over the zero-shot base?", "",
-             f"`{command}` (benchmarks/classic.py). Train on the train split's queries (BM25 hard negatives from "
+             f"`{command}` (benchmarks/classic.py), from the committed cells (each made by `python "
+             "benchmarks/classic.py --rows ROW --seeds SEED`; its `train` options are in the cell and below). "
+             "Train on the train split's queries (BM25 hard negatives from "
              "`prepare`), rank the test split's queries over the whole collection; nDCG@10, R@100 and MRR@10 "
              "(trec_eval's measures, pytrec_eval); mean and spread over seeds. Paired t-test (two-sided) of each "
              "row against the zero-shot base over the test queries, on each query's mean over the seeds; "
@@ -180,7 +182,9 @@ def report(results: dict, out: Path, looks: int, command: str) -> str:
                          f"{cell_mean('recip_rank')} | - | {versus} |")
         lines.append("")
     lines += ["Rows (options added to `python -m pyserini_i3 train`'s defaults):", ""]
-    lines += [f"- `{row}`: `{' '.join(options) or '(none: the defaults)'}`" for row, options in ROWS.items()]
+    reported = {row for systems in results.values() for row in systems}
+    lines += [f"- `{row}`: `{' '.join(options) or '(none: the defaults)'}`" for row, options in ROWS.items()
+              if row in reported]
     return "\n".join(lines) + "\n"
 
 
