@@ -322,3 +322,13 @@ def log(path: Path) -> list[dict]:
 
 def teacher_scores(*args) -> subprocess.CompletedProcess:
     return command("teacher-scores", *args)
+
+
+def load_benchmark(name: str):
+    """``benchmarks/NAME.py`` as a module (the benchmarks are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,20 +1,15 @@
 """The classic-collections benchmark's bookkeeping (the benchmark itself: ``python benchmarks/classic.py``)."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from scipy import stats
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "classic.py"
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_classic", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("classic")
 
 
 def cell(row, seed, per_query):

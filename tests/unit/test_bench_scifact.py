@@ -1,21 +1,17 @@
 """The SciFact benchmark's bookkeeping (the benchmark itself runs with ``make bench-scifact``)."""
 
 import gzip
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "scifact.py"
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_scifact", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("scifact")
 
 
 def test_cached_stages_keep_the_seconds_of_the_run_that_made_them(bench, tmp_path):
