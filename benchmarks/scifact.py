@@ -163,6 +163,11 @@ ROWS = {
     "full-gate-fast": ("I^3 full, identity start (scalar gate at lr 1e-2)",
                        ["--variant", "full", "--interactor-gate", "scalar", "--gate-learning-rate", "1e-2"]),
     "official": ("I^3 official fine-tuned", ["--variant", "official"]),
+    # the pseudo-query's target (issue 26): a larger weight on the slot-aligned target, and the bag-of-words one
+    "full-rec1": ("I^3 full, reconstruction weight 1.0", ["--variant", "full", "--rec-weight", "1.0"]),
+    "full-bag": ("I^3 full, bag-of-words reconstruction target", ["--variant", "full", "--rec-loss", "bag"]),
+    "full-bag1": ("I^3 full, bag-of-words reconstruction target, weight 1.0",
+                  ["--variant", "full", "--rec-loss", "bag", "--rec-weight", "1.0"]),
     # the best-step lever: 50 train queries held out, evaluated every 25 steps (step 0 = the start included)
     "de-val": ("DE fine-tuned, best validation step", ["--variant", "de", *VALIDATION]),
     "full-lgate-val": ("I^3 full, identity start (linear gate), best validation step",
@@ -184,10 +189,12 @@ ROWS = {
 KD_FROM_BASE = ("full-lgate-kd", "full-lgate-kd-val")  # rows trained on the file with the base's scores
 BEST_STEP_OF = {"de-val": "de", "full-lgate-val": "full-lgate", "full-lgate-kd-val": "full-lgate-kd",
                 "de-guard": "de", "full-lgate-guard": "full-lgate", "full-guard": "full"}
-LEVER_OF = {**BEST_STEP_OF, "full-lgate-kd": "full-lgate"}  # a lever's row -> the same row without it
+LEVER_OF = {**BEST_STEP_OF, "full-lgate-kd": "full-lgate", "full-rec1": "full", "full-bag": "full",
+            "full-bag1": "full"}  # a lever's row -> the same row without it
 BASE = "zero-shot base (DE)"
 I3_ROWS = ("full", "full-gate", "full-lgate", "full-norec", "official-layout", "official", "full-lgate-val",
-           "full-lgate-fast", "full-gate-fast", "full-lgate-guard", "full-guard", *KD_FROM_BASE)
+           "full-lgate-fast", "full-gate-fast", "full-lgate-guard", "full-guard", "full-rec1", "full-bag", "full-bag1",
+           *KD_FROM_BASE)
 
 TRAIN_KEYS = ("base", "steps", "batch_size", "group_size", "train_passage_length", "lr", "head_lr", "rec_weight",
               "tied")

@@ -20,6 +20,8 @@ COMMANDS = {
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
     "fetch": ("pyserini_i3.cli.fetch", "download + convert i3-msmarco / i3-msmarco-distilled into the cache (--list)"),
     "topics": ("pyserini_i3.cli.topics", "install official topics/qrels where Anserini looks (offline --topics)"),
+    "explain": ("pyserini_i3.cli.explain", "what a passage's pseudo-query says: its slots decoded, its top terms"),
+    "expand": ("pyserini_i3.cli.expand", "a JsonCollection with each passage's pseudo-query terms added (for BM25)"),
     "pyserini-runs": ("pyserini_i3.cli.pyserini_runs",
                       "BM25/I^3/hybrid runs with Pyserini's commands; scores to runs/"),
 }

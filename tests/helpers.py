@@ -332,3 +332,38 @@ def load_benchmark(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# --------------------------------------------------------------------------- a pseudo-query that names its query
+BAG_PASSAGES = ["paris is the capital of france", "berlin is the capital of germany", "the cat sat on the red book"]
+BAG_QUERY = "capital city of france"  # "city" is in no passage: only the pseudo-query can name it
+BAG_QUERY_2 = "dog and bird"  # for passage 2, the cat's
+
+
+def train_bag(model, steps: int = 60):
+    """``model`` (an untrained tiny I^3) trained on the bag reconstruction loss alone, passage 0 -> BAG_QUERY and
+    passage 2 -> BAG_QUERY_2: passage 0's top three content terms become capital, city, france."""
+    import torch
+
+    from pyserini_i3.modeling.losses import reconstruction_nll
+
+    labels = model.reconstruction_labels([BAG_QUERY, BAG_QUERY_2])
+    inputs = model.tokenize([BAG_PASSAGES[0], BAG_PASSAGES[2]], 64)
+    optimizer = torch.optim.Adam([p for n, p in model.named_parameters() if not n.startswith("query_")], lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        _, pseudo = model.passage_vectors(inputs, return_pseudo_query=True, fast_path="off")
+        reconstruction_nll(model.reconstruction_logits(pseudo), labels, "bag").backward()
+        optimizer.step()
+    return model.eval()
+
+
+def write_bag_model(backbone: Path, directory: Path) -> Path:
+    import torch
+
+    from pyserini_i3.modeling.model import I3Model
+
+    torch.manual_seed(0)
+    return train_bag(I3Model.from_backbone(str(backbone), variant="full")).save_pretrained(directory)
+

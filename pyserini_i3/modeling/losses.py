@@ -9,16 +9,22 @@ passages are positives of this query too; ``other_positives`` says what to do wi
 * ``mask``: left out of that query's softmax (false-negative masking, as GISTEmbed does with a
   guide model's scores, here with the training file's judgments);
 * ``positive``: positives too, ``-log`` of the softmax mass on all of them (multi-positive InfoNCE).
+
+The reconstruction loss scores the pseudo-query's slots against the tokens of the query a passage
+answers (:func:`reconstruction_nll`), slot by slot (the paper's target) or as a bag of words.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 
 import torch
 import torch.nn.functional as F
 
 OTHER_POSITIVES = ("keep", "mask", "positive")
+RECONSTRUCTION_TARGETS = ("slots", "bag")
+IGNORE_INDEX = -100
 
 
 def passage_id(docid: str) -> int:
@@ -46,3 +52,23 @@ def info_nce(scores: torch.Tensor, target: torch.Tensor, relevant: torch.Tensor 
         return F.cross_entropy(scores.masked_fill(others, float("-inf")), target)
     others[rows, target] = True  # every judged positive, the target included
     return (torch.logsumexp(scores, dim=-1) - torch.logsumexp(scores.masked_fill(~others, float("-inf")), -1)).mean()
+
+
+def reconstruction_nll(logits: torch.Tensor, labels: torch.Tensor, target: str = "slots") -> torch.Tensor:
+    """Summed negative log-likelihood of the target tokens ``labels`` [n, m] (``IGNORE_INDEX`` where there is
+    none) under the slots' vocabulary ``logits`` [n, m, V].
+
+    ``slots``: token i of the query from slot i (the paper's position-aligned target).  ``bag``: every token
+    of the query from the slots' pooled distribution (the mean of their softmaxes, a mixture), in any order:
+    the slots only have to cover the query's tokens between them, not to place them.
+    """
+    if target not in RECONSTRUCTION_TARGETS:
+        raise ValueError(f"reconstruction target must be one of {', '.join(RECONSTRUCTION_TARGETS)}, not {target!r}")
+    logits = logits.float()
+    if target == "slots":
+        return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE_INDEX,
+                               reduction="sum")
+    pooled = torch.logsumexp(F.log_softmax(logits, dim=-1), dim=1) - math.log(logits.size(1))  # [n, V]
+    present = labels != IGNORE_INDEX
+    picked = pooled.gather(1, labels.clamp(min=0))  # [n, m]
+    return -(picked * present).sum()

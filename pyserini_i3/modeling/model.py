@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pyserini_i3.modeling import storage
+from pyserini_i3.modeling import pseudo_query, storage
 from pyserini_i3.modeling.backbone import (
     DEFAULT_BACKBONE,
     auto_model_from_config,
@@ -38,12 +38,12 @@ from pyserini_i3.modeling.backbone import (
 from pyserini_i3.modeling.config import I3Config, check_fast_path, check_max_length
 from pyserini_i3.modeling.gather import gather_with_grad, gather_without_grad, sum_over_processes, world_size
 from pyserini_i3.modeling.heads import Interactor, Reconstructor, VocabHead, init_like_bert
-from pyserini_i3.modeling.losses import info_nce, judged
+from pyserini_i3.modeling.inputs import check_texts, check_titles
+from pyserini_i3.modeling.losses import IGNORE_INDEX, info_nce, judged, reconstruction_nll
+from pyserini_i3.modeling.pseudo_query import PseudoQuery
 from pyserini_i3.modeling.quantize import Int8Copies
 
 logger = logging.getLogger(__name__)
-
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -63,18 +63,6 @@ class I3Output:
             "reconstruction": self.reconstruction_loss.item(),
             "distillation": self.distillation_loss.item(),
         }
-
-
-def check_texts(texts, what: str) -> list[str]:
-    """A non-empty list of strings (empty strings allowed), or a one-line error."""
-    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-        raise TypeError(f"{what} must be a list of strings, not {type(texts).__name__}")
-    if len(texts) == 0:
-        raise ValueError(f"{what} is an empty list: nothing to encode")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{what}[{i}] is {type(text).__name__}, not str")
-    return list(texts)
 
 
 class I3Model(nn.Module):
@@ -293,18 +281,16 @@ class I3Model(nn.Module):
             raise ValueError(f"max_length={length} exceeds the backbone's {limit} positions")
         return length
 
-    @torch.inference_mode()
-    def _encode(self, texts: list[str], max_length: int, batch_size: int, fn: Callable,
-                show_progress: bool, desc: str) -> np.ndarray:
+    def batches(self, texts: list[str], max_length: int, batch_size: int, show_progress: bool = False,
+                desc: str = "texts") -> Iterator[tuple[list[int], dict]]:
+        """(positions in ``texts``, tokenised batch on the model's device), length-sorted (little padding); run
+        the model on each under :meth:`autocast` and :func:`torch.inference_mode`."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         tokenizer = self._require_tokenizer()
         encoded = tokenizer(texts, truncation=True, max_length=max_length)
         lengths = [len(ids) for ids in encoded["input_ids"]]
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])  # length-sorted: little padding
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        device = self.device
-        autocast = _autocast(device)
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         starts = range(0, len(order), batch_size)
         if show_progress:
             from tqdm.auto import tqdm
@@ -312,12 +298,23 @@ class I3Model(nn.Module):
             starts = tqdm(starts, desc=desc, unit="batch")
         for start in starts:
             idx = order[start:start + batch_size]
-            features = [{k: encoded[k][i] for k in encoded} for i in idx]
-            batch = tokenizer.pad(features, padding=True, return_tensors="pt")
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with autocast:
-                vectors = fn(batch)
-            out[idx] = vectors.float().cpu().numpy()
+            batch = tokenizer.pad([{k: encoded[k][i] for k in encoded} for i in idx], padding=True,
+                                  return_tensors="pt")
+            yield idx, {k: v.to(self.device) for k, v in batch.items()}
+
+    def autocast(self):
+        """Inference precision: bf16 (or fp16) autocast on CUDA, float32 elsewhere."""
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+        return torch.autocast(self.device.type, enabled=False)
+
+    @torch.inference_mode()
+    def _encode(self, texts: list[str], max_length: int, batch_size: int, fn: Callable,
+                show_progress: bool, desc: str) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for idx, batch in self.batches(texts, max_length, batch_size, show_progress, desc):
+            with self.autocast():
+                out[idx] = fn(batch).float().cpu().numpy()
         return out
 
     def encode_queries(self, queries: Sequence[str], batch_size: int = 64, max_length: int | None = None,
@@ -333,18 +330,26 @@ class I3Model(nn.Module):
                         batch_size: int = 32, max_length: int | None = None,
                         show_progress: bool = False, fast_path: str | None = None) -> np.ndarray:
         """float32 [n, d] query-aware passage vectors (``title [SEP] text`` when titles are given)."""
-        texts = check_texts(texts, "texts")
-        if titles is not None:
-            if isinstance(titles, (str, bytes)) or len(titles) != len(texts):
-                raise ValueError(f"titles must be a list as long as texts ({len(texts)})")
-            for i, title in enumerate(titles):
-                if title is not None and not isinstance(title, str):
-                    raise TypeError(f"titles[{i}] is {type(title).__name__}, not str")
-            texts = [self.join_title(t, title) for t, title in zip(texts, titles)]
+        texts = self.passage_texts(texts, titles)
         length = self._length(max_length, self.config.passage_max_length)
         route = self.fast_path(fast_path)
         return self._encode(texts, length, batch_size, lambda batch: self.passage_vectors(batch, fast_path=route),
                             show_progress, "passages")
+
+    def passage_texts(self, texts: Sequence[str], titles: Sequence[str | None] | None = None) -> list[str]:
+        """The model's input text of each passage (``title [SEP] text`` when it has a title), checked."""
+        texts = check_texts(texts, "texts")
+        if titles is None:
+            return texts
+        return [self.join_title(t, title) for t, title in zip(texts, check_titles(titles, len(texts)))]
+
+    def pseudo_queries(self, texts: Sequence[str], titles: Sequence[str | None] | None = None, k: int = 20,
+                       content_only: bool = False, batch_size: int = 32, max_length: int | None = None,
+                       show_progress: bool = False) -> list[PseudoQuery]:
+        """What each passage's pseudo-query says (:func:`~pyserini_i3.modeling.pseudo_query.decode`)."""
+        length = self._length(max_length, self.config.passage_max_length)
+        return pseudo_query.decode(self, self.passage_texts(texts, titles), length, k=k, content_only=content_only,
+                                   batch_size=batch_size, show_progress=show_progress)
 
     # ------------------------------------------------------------------ training
     def forward(
@@ -359,6 +364,7 @@ class I3Model(nn.Module):
         passage_ids: torch.Tensor | None = None,
         positive_ids: torch.Tensor | None = None,
         other_positives: str = "keep",
+        reconstruction_target: str = "slots",
     ) -> I3Output:
         """Loss on a batch of B queries with G passages each (positive first, then negatives).
 
@@ -370,7 +376,8 @@ class I3Model(nn.Module):
         gives the update of one process on the whole batch.
 
         ``passage_ids`` [B*G] and ``positive_ids`` [B, P] (-1 padded) mark each query's judged-relevant
-        passages; ``other_positives``: what they are besides its own (:mod:`~pyserini_i3.modeling.losses`).
+        passages; ``other_positives``: what they are besides its own; ``reconstruction_target``: ``slots`` or
+        ``bag`` (both in :mod:`~pyserini_i3.modeling.losses`).
         """
         q = self.query_vectors(query_inputs, fast_path="off")  # the reference computation, in any mode
         v, pseudo = self.passage_vectors(passage_inputs, return_pseudo_query=True, fast_path="off")
@@ -396,9 +403,8 @@ class I3Model(nn.Module):
             if world > 1:
                 tokens = sum_over_processes(tokens)
             if rows.any():
-                logits = self.reconstruction_logits(pseudo[rows])
-                total = F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels[rows].reshape(-1),
-                                        ignore_index=IGNORE_INDEX, reduction="sum")
+                total = reconstruction_nll(self.reconstruction_logits(pseudo[rows]), labels[rows],
+                                           reconstruction_target)
                 # mean over the tokens of the whole (global) batch; x world undoes the gradient average
                 reconstruction = total * world / tokens.clamp(min=1)
                 loss = loss + reconstruction_weight * reconstruction
@@ -412,9 +418,3 @@ class I3Model(nn.Module):
             loss = loss + distillation_weight * distillation
         return I3Output(loss, contrastive, reconstruction, distillation, scores)
 
-
-def _autocast(device: torch.device):
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast(device.type, enabled=False)

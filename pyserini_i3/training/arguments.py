@@ -107,6 +107,9 @@ class TrainingArguments(transformers.TrainingArguments):
         "help": "linear warmup over int(ratio x steps) steps (the Trainer's --warmup_steps wins when > 0)"})
     rec_weight: float = field(default=0.1, metadata={"help": "lambda_rec"})
     rec_schedule: str = field(default="constant", metadata={"help": "constant | epoch-decay (lambda / 10^epoch)"})
+    rec_loss: str = field(default="slots", metadata={
+        "help": "slots: slot i predicts the target's token i (the paper's); bag: the slots' pooled distribution "
+                "predicts every token of the target, in any order"})
     kd_weight: float = field(default=1.0, metadata={
         "help": "lambda_kd, used when the file has teacher scores or with --kd-from-base"})
     kd_from_base: bool = field(default=False, metadata={
@@ -191,6 +194,11 @@ class TrainArguments:
             raise ValueError(f"--positive-sampling must be one of {', '.join(POSITIVE_SAMPLING)}, "
                              f"not {self.data.positive_sampling!r}")
 
+        from pyserini_i3.modeling.losses import RECONSTRUCTION_TARGETS
+
+        if self.training.rec_loss not in RECONSTRUCTION_TARGETS:
+            raise ValueError(f"--rec-loss must be one of {', '.join(RECONSTRUCTION_TARGETS)}, "
+                             f"not {self.training.rec_loss!r}")
         if self.data.other_positives not in OTHER_POSITIVES:
             raise ValueError(f"--other-positives must be one of {', '.join(OTHER_POSITIVES)}, "
                              f"not {self.data.other_positives!r}")

@@ -75,7 +75,7 @@ class I3Trainer(Trainer):
         epoch = self.state.global_step // self.steps_per_epoch
         rec_weight = a.rec_weight / 10 ** epoch if a.rec_schedule == "epoch-decay" else a.rec_weight
         out = model(**inputs, reconstruction_weight=rec_weight, distillation_weight=a.kd_weight,
-                    gather=a.world_size > 1, other_positives=self.other_positives)
+                    gather=a.world_size > 1, other_positives=self.other_positives, reconstruction_target=a.rec_loss)
         parts = torch.stack([out.loss, out.contrastive_loss, out.reconstruction_loss, out.distillation_loss]).detach()
         parts = parts.float() / a.gradient_accumulation_steps  # no .item() here: no device sync per micro-batch
         self._parts = parts if self._parts is None else self._parts + parts

@@ -215,6 +215,15 @@ def test_ablation_options_reach_the_model(tiny_backbone, train_file, tmp_path):
     assert weight.shape[0] == weight.shape[1] and weight.abs().max() > 0
 
 
+def test_the_bag_reconstruction_loss_from_the_command_line(tiny_backbone, train_file, tmp_path):
+    run(base_args(tiny_backbone, train_file, tmp_path / "slots", "--max-steps", "1"))
+    run(base_args(tiny_backbone, train_file, tmp_path / "bag", "--max-steps", "1", "--rec-loss", "bag"))
+    slots, bag = log(tmp_path / "slots")[0], log(tmp_path / "bag")[0]
+    assert bag["reconstruction"] > 0 and bag["reconstruction"] != slots["reconstruction"]
+    assert bag["contrastive"] == slots["contrastive"]  # the same first batch, the same start
+    assert json.loads((tmp_path / "bag" / "training_args.json").read_text())["rec_loss"] == "bag"
+
+
 def test_teacher_scores_add_a_distillation_loss(tiny_backbone, tmp_path):
     data = write_training_file(tmp_path / "kd.jsonl", scores=True)
     out = tmp_path / "kd"
@@ -254,6 +263,7 @@ def test_kd_from_base_distils_from_the_base_s_own_scores_of_each_group(tiny_back
     (["--batch-size", "4", "--gradient-accumulation-steps", "3"], "not divisible"),
     (["--interactor-input", "pseudo"], "--interactor-input must be one of tokens+pseudo, cls+pseudo-mean, tokens"),
     (["--reconstructor-attends-to", "pseudo"], "--reconstructor-attends-to must be tokens or cls"),
+    (["--rec-loss", "words"], "--rec-loss must be one of slots, bag, not 'words'"),
 ])
 def test_bad_options_fail_with_one_line(tiny_backbone, train_file, tmp_path, extra, message):
     proc = run(base_args(tiny_backbone, train_file, tmp_path / "x", *extra), check=False)

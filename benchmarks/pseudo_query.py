@@ -1,0 +1,315 @@
+"""What the pseudo-query says, and whether it expands BM25 (SciFact test; issue 26).
+
+1. *Does it name the query?*  For every judged (claim, positive passage) pair of SciFact test (claims
+   never trained on), the recall of the claim's content terms among the passage's top-k decoded terms
+   (k = 10, 20, 50; ``I3Model.pseudo_queries(..., content_only=True)``), and the same for the claim terms
+   that the passage itself lacks ("new" terms: what an expansion could add).  Terms are the model
+   tokenizer's whole-word tokens that BM25 can use (no stop words, punctuation or word pieces).
+   Baselines: the passage's own top-k TF-IDF terms (IDF over the 5,183 passages; it cannot name a new
+   term), the most frequent terms of the training claims (the same for every passage: what a pseudo-query
+   that ignores its passage can do at best), and an untrained I^3 (random heads).
+2. *Does it expand BM25?*  ``python -m pyserini_i3 expand`` (top ``--terms`` terms after each passage),
+   ``pyserini.index.lucene`` and BM25 ``pyserini.search.lucene`` on the expanded collection against plain
+   BM25, and each in Pyserini's hybrid with the same dense I^3 run (``pyserini.search.hybrid``, alpha chosen
+   on the train claims); paired t-tests on per-query nDCG@10.
+
+Models are the SciFact benchmark's (``benchmarks/scifact.py``, 100 steps, trained there if missing):
+``--rows`` picks them.  Writes ``runs/pseudo-query/``: results.md / results.json and, per model, a cell
+(recall per pair) so that a report can be rebuilt without the models.  Usage: ``python
+benchmarks/pseudo_query.py --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from pyserini_i3.utils import pyserini_commands as cmd
+from pyserini_i3.utils import trec
+from pyserini_i3.utils.files import write_atomic
+
+REPO = Path(__file__).resolve().parent.parent
+KS = (10, 20, 50)
+UNTRAINED_SEED = 0
+LABELS = {"full": "I^3 full (slot target, weight 0.1)", "full-rec1": "I^3 full, slot target, weight 1.0",
+          "full-bag": "I^3 full, bag target, weight 0.1", "full-bag1": "I^3 full, bag target, weight 1.0"}
+
+
+def scifact_benchmark():
+    """``benchmarks/scifact.py`` as a module: its collection, models and Pyserini stages."""
+    spec = importlib.util.spec_from_file_location("bench_scifact", Path(__file__).with_name("scifact.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --------------------------------------------------------------------------- 1. term recall
+class Terms:
+    """Content terms of texts in a tokenizer's vocabulary (the space the pseudo-query's terms live in)."""
+
+    def __init__(self, tokenizer):
+        from pyserini_i3.modeling.pseudo_query import vocabulary
+
+        self.tokenizer, self.vocab = tokenizer, vocabulary(tokenizer)
+
+    def __call__(self, text: str) -> list[str]:
+        ids = self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+        return [self.vocab.terms[i] for i in ids if self.vocab.content[i]]
+
+
+def recall(claim: set[str], ranked: list[str], k: int) -> float | None:
+    return len(claim & set(ranked[:k])) / len(claim) if claim else None
+
+
+def pair_recalls(pairs, claims, passages, ranked_of) -> dict:
+    """Per pair (``qid docid``): recall@k of the claim's terms, and of its terms absent from the passage."""
+    out = {}
+    for qid, docid in pairs:
+        claim, ranked = set(claims[qid]), ranked_of(docid)
+        new = claim - set(passages[docid])
+        out[f"{qid} {docid}"] = {**{f"r@{k}": recall(claim, ranked, k) for k in KS},
+                                 **{f"new@{k}": recall(new, ranked, k) for k in KS}}
+    return out
+
+
+def summary(per_pair: dict) -> dict:
+    keys = [f"r@{k}" for k in KS] + [f"new@{k}" for k in KS]
+    return {key: round(statistics.fmean(v[key] for v in per_pair.values() if v[key] is not None), 4)
+            for key in keys}
+
+
+def decoded_terms(model, docs: dict, docids: list[str], max_length: int) -> dict[str, list[str]]:
+    queries = model.pseudo_queries([docs[d].text for d in docids], [docs[d].title or None for d in docids],
+                                   k=max(KS), content_only=True, max_length=max_length, show_progress=True)
+    return {d: [t for t, _ in q.terms] for d, q in zip(docids, queries)}
+
+
+def examples(model, docs: dict, docids: list[str], claims_text: dict, pairs, max_length: int) -> list[dict]:
+    """The decoded pseudo-query of a few judged passages, beside the test claim each answers."""
+    queries = model.pseudo_queries([docs[d].text for d in docids], [docs[d].title or None for d in docids],
+                                   k=10, content_only=True, max_length=max_length)
+    claim_of = {d: q for q, d in pairs}
+    return [{"docid": d, "title": docs[d].title, "claim": claims_text[claim_of[d]], "pseudo_query": q.text,
+             "terms": [t for t, _ in q.terms]} for d, q in zip(docids, queries)]
+
+
+# --------------------------------------------------------------------------- 2. expansion
+def expanded_bm25(bench, name: str, model: Path, col: dict, work: Path, log: Path, terms: int) -> Path:
+    """The Lucene index of the collection expanded by ``model``'s pseudo-query terms."""
+    folder, index = work / "expanded" / f"{name}-t{terms}", work / "expanded-index" / f"{name}-t{terms}"
+    if not any(index.glob("segments_*")):
+        bench.sh([bench.PY, "-m", "pyserini_i3", "expand", "--encoder", model, "--input", col["corpus"],
+                  "--output", folder, "--terms", str(terms), "--max-length", "256", "--progress", "false"], log)
+        bench.sh([bench.PY, *cmd.lucene_index(folder, index)], log)
+    return index
+
+
+def sparse_run(bench, index: Path, topics: Path, work: Path, log: Path, name: str) -> Path:
+    run = work / "runs" / f"{name}.trec"
+    if not bench.done(run):
+        run.parent.mkdir(parents=True, exist_ok=True)
+        bench.sh([bench.PY, *cmd.search_lucene(index, topics, run, hits=1000, threads=2, batch_size=64,
+                                               remove_query=True)], log)
+    return run
+
+
+def hybrid(bench, dense: Path, dense_index: Path, sparse: Path, col: dict, work: Path, log: Path, name: str,
+           alphas) -> tuple[Path, dict]:
+    """Pyserini's hybrid of the dense model and the sparse index; alpha chosen on the train claims."""
+    tuning = {}
+    for alpha in alphas:
+        run = work / "runs" / f"hybrid-{name}-train-a{alpha}.trec"
+        if not bench.done(run):
+            bench.sh([bench.PY, *cmd.search_hybrid(dense_index, dense, sparse, col["train_topics"], run, alpha=alpha,
+                                                   hits=1000, batch_size=64, threads=2)], log)
+        tuning[alpha] = bench.scores(col["train_qrels"], run)["ndcg_cut_10"]
+    alpha = max(tuning, key=tuning.get)
+    run = work / "runs" / f"hybrid-{name}-a{alpha}.trec"
+    if not bench.done(run):
+        bench.sh([bench.PY, *cmd.search_hybrid(dense_index, dense, sparse, col["topics"], run, alpha=alpha,
+                                               hits=1000, batch_size=64, threads=2)], log)
+    return run, {"tried": tuning, "chosen": alpha}
+
+
+# --------------------------------------------------------------------------- report
+def p_value(test: dict) -> str:
+    return "identical" if test["p"] is None else f"{test['p']:.2g}"
+
+
+def write_report(results: dict, out: Path) -> None:
+    lines = ["# What the pseudo-query says, and whether it expands BM25 (SciFact test)", "",
+             f"`{results['command']}` ({results['machine']}, {results['date']}). "
+             f"{results['pairs']} judged (claim, passage) pairs of SciFact test; terms: the MiniLM tokenizer's "
+             "whole-word tokens BM25 can use (no stop words, punctuation, word pieces). Recall of the claim's "
+             "terms among each passage's top-k terms; *new*: of the claim's terms that its passage lacks "
+             f"({results['pairs_with_new']} pairs have one).", "",
+             "| terms from | " + " | ".join(f"R@{k}" for k in KS) + " | " + " | ".join(f"new@{k}" for k in KS) + " |",
+             "|---|" + "---:|" * (2 * len(KS))]
+    for name, row in results["recall"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[f'r@{k}']:.4f}" for k in KS) + " | "
+                     + " | ".join(f"{row[f'new@{k}']:.4f}" for k in KS) + " |")
+    if results.get("recall_tests"):
+        lines += ["", "Paired t-tests on per-pair R@20:", ""]
+        lines += [f"- {t['system']} vs {t['against']}: {t['mean_diff']:+.4f} (p {p_value(t)})"
+                  for t in results["recall_tests"]]
+    if results.get("bm25"):
+        lines += ["", f"## BM25 over the expanded collection (top {results['terms']} terms per passage)", "",
+                  "| run | nDCG@10 | R@100 | MRR@10 | vs | diff nDCG@10 | p |", "|---|---:|---:|---:|---|---:|---:|"]
+        for name, row in results["bm25"].items():
+            s, t = row["scores"], row.get("test")
+            tail = f"{t['against']} | {t['mean_diff']:+.4f} | {p_value(t)}" if t else " | | "
+            lines.append(f"| {name} | {s['ndcg_cut_10']:.4f} | {s['recall_100']:.4f} | {s['recip_rank']:.4f} | "
+                         f"{tail} |")
+    if results.get("examples"):
+        lines += ["", "## Three SciFact test passages, their pseudo-queries and the claims they answer", ""]
+        for model, rows in results["examples"].items():
+            lines += [f"{model}:", ""]
+            for e in rows:
+                lines += [f"- **{e['docid']}** ({e['title'][:80]}). Claim: \"{e['claim']}\". Decoded slots: "
+                          f"\"{e['pseudo_query']}\". Top terms: {', '.join(e['terms'])}."]
+            lines.append("")
+    write_atomic(out / "results.md", "\n".join(lines).rstrip() + "\n")
+    write_atomic(out / "results.json", json.dumps(results, indent=1) + "\n")
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=REPO / ".work" / "bench-scifact",
+                        help="the SciFact benchmark's work folder (its models, indexes and runs are reused)")
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "pseudo-query")
+    parser.add_argument("--rows", nargs="+", default=["full", "full-rec1", "full-bag"],
+                        help="the SciFact benchmark's rows whose seed-1 models are decoded")
+    parser.add_argument("--expand", nargs="*", default=["full", "full-bag"],
+                        help="rows whose pseudo-query terms expand BM25 (none: skip part 2)")
+    parser.add_argument("--dense", default="full", help="the row whose dense run is fused with BM25 (hybrid)")
+    parser.add_argument("--terms", type=int, default=20, help="expansion terms per passage")
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0])
+    parser.add_argument("--examples", nargs="+", default=["full-bag"], help="rows shown with three passages")
+    args = parser.parse_args(argv)
+    if not (args.shared / "scifact" / "corpus.jsonl").is_file():
+        print(f"bench-pseudo-query: skipped: {args.shared}/scifact not found (the shared data is not beside this "
+              "checkout)")
+        return 0
+
+    import torch
+
+    from pyserini_i3.modeling.backbone import DEFAULT_BACKBONE
+    from pyserini_i3.modeling.model import I3Model
+    from pyserini_i3.plugin.resolve import load_model
+    from pyserini_i3.utils.formats import read_collection, read_queries
+
+    bench = scifact_benchmark()
+    sizing = bench.build_parser().parse_args([])  # the benchmark's default sizing: 100 steps
+    work, out = args.work, args.out
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "pseudo-query.log"
+    col = bench.write_collection(args.shared, work)
+    docs = read_collection(col["corpus"])
+    qrels = trec.read_qrels(col["qrels"])
+    claims_text = read_queries(col["topics"])
+    pairs = sorted((q, d) for q, judged in qrels.items() for d, rel in judged.items() if rel > 0 and q in claims_text)
+    train_file = work / "scifact-train.jsonl"
+
+    def model_dir(row: str) -> Path:
+        path, _ = bench.train(row, 1, train_file, work, log, sizing)  # from the cache, or trained now (seeded)
+        return path
+
+    tokenizer = load_model("i3").tokenizer
+    terms = Terms(tokenizer)
+    claims = {q: terms(t) for q, t in claims_text.items()}
+    passages = {d: terms(docs[d].contents()) for d in docs}
+    judged_docs = sorted({d for _, d in pairs})
+    results: dict = {"command": "python benchmarks/pseudo_query.py " + " ".join(sys.argv[1:] if argv is None
+                                                                              else argv),
+                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch CPU",
+                     "date": time.strftime("%Y-%m-%d"), "pairs": len(pairs),
+                     "pairs_with_new": sum(bool(set(claims[q]) - set(passages[d])) for q, d in pairs),
+                     "recall": {}, "terms": args.terms}
+    per_pair: dict[str, dict] = {}
+
+    # baselines
+    df = Counter(t for d in docs for t in set(passages[d]))
+    idf = {t: math.log(len(docs) / n) for t, n in df.items()}
+
+    def tfidf(docid: str) -> list[str]:
+        tf = Counter(passages[docid])
+        return sorted(tf, key=lambda t: (-tf[t] * idf[t], t))
+
+    train_claims = read_queries(col["train_topics"])
+    prior = [t for t, _ in Counter(t for q in train_claims.values() for t in terms(q)).most_common(max(KS))]
+    per_pair["TF-IDF of the passage"] = pair_recalls(pairs, claims, passages, tfidf)
+    per_pair["training claims' most frequent terms (one list for all)"] = pair_recalls(pairs, claims, passages,
+                                                                                        lambda d: prior)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        untrained = I3Model.from_backbone(DEFAULT_BACKBONE)
+    decoded = decoded_terms(untrained, docs, judged_docs, 256)
+    per_pair["untrained I^3 (random heads)"] = pair_recalls(pairs, claims, passages, decoded.get)
+    shipped = load_model("i3")
+    decoded = decoded_terms(shipped, docs, judged_docs, 256)
+    per_pair["shipped `i3`"] = pair_recalls(pairs, claims, passages, decoded.get)
+    models = {}
+    for row in args.rows:
+        models[row] = model_dir(row)
+        decoded = decoded_terms(I3Model.from_pretrained(models[row]), docs, judged_docs, 256)
+        per_pair[f"{LABELS.get(row, row)}, 100 steps, seed 1"] = pair_recalls(pairs, claims, passages, decoded.get)
+    results["recall"] = {name: summary(rows) for name, rows in per_pair.items()}
+    tests = []
+    for name in per_pair:
+        if name != "TF-IDF of the passage":
+            a = {p: v["r@20"] for p, v in per_pair[name].items() if v["r@20"] is not None}
+            b = {p: v["r@20"] for p, v in per_pair["TF-IDF of the passage"].items() if v["r@20"] is not None}
+            tests.append({"system": name, "against": "TF-IDF of the passage", **trec.paired_t(a, b)})
+    results["recall_tests"] = tests
+    results["per_pair"] = per_pair
+    chosen = judged_docs[:: max(1, len(judged_docs) // 3)][:3]  # evenly spaced, not picked by what they show
+    results["examples"] = {}
+    for row in args.examples:
+        model = I3Model.from_pretrained(model_dir(row))
+        results["examples"][LABELS.get(row, row)] = examples(model, docs, chosen, claims_text, pairs, 256)
+
+    # 2. expansion
+    if args.expand:
+        plain = {"test": bench.bm25(col, work, log, col["topics"], "bm25")[0]}
+        per_query = {"BM25": bench.per_query(col["qrels"], plain["test"])}
+        rows = {"BM25": {"scores": bench.scores(col["qrels"], plain["test"])}}
+        dense = model_dir(args.dense)
+        dense_index, _ = bench.dense_index(dense, col, work, log, sizing)
+        sparse = {"BM25": work / "bm25-index"}
+        for row in args.expand:
+            index = expanded_bm25(bench, row, model_dir(row), col, work, log, args.terms)
+            name = f"BM25, expanded by {LABELS.get(row, row)}"
+            run = sparse_run(bench, index, col["topics"], work, log, f"bm25-expanded-{row}-t{args.terms}")
+            per_query[name] = bench.per_query(col["qrels"], run)
+            rows[name] = {"scores": bench.scores(col["qrels"], run),
+                          "test": {"against": "BM25", **trec.paired_t(per_query[name], per_query["BM25"])}}
+            sparse[name] = index
+        for name, index in sparse.items():
+            label = f"hybrid: {LABELS.get(args.dense, args.dense)} (dense) + {name}"
+            tag = f"{dense.name}-{index.name}"
+            run, tuning = hybrid(bench, dense, dense_index, index, col, work, log, tag, args.alphas)
+            per_query[label] = bench.per_query(col["qrels"], run)
+            rows[label] = {"scores": bench.scores(col["qrels"], run), "alpha": tuning}
+            if name != "BM25":
+                base = f"hybrid: {LABELS.get(args.dense, args.dense)} (dense) + BM25"
+                rows[label]["test"] = {"against": base, **trec.paired_t(per_query[label], per_query[base])}
+        results["bm25"] = rows
+    out.mkdir(parents=True, exist_ok=True)
+    write_report(results, out)
+    print((out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
