@@ -23,7 +23,7 @@ PYTHON1 ?= $(call first_python,$(PY311_CANDIDATES))
 VENV1   := .venv-pyserini1
 STAMP1  := $(VENV1)/.installed
 
-.PHONY: venv venv-pyserini1 test test-fast test-pyserini1 lint demo default-encoder bench-scifact \
+.PHONY: venv venv-pyserini1 test test-fast test-pyserini1 lint demo default-encoder bench-scifact bench-pseudo-query \
 	bench-efficiency bench-scale clean
 
 venv: $(STAMP)
@@ -108,6 +108,11 @@ bench-efficiency: $(STAMP)
 # where there is one, with the time to encode MS MARCO's 8.8M passages; writes runs/scale/.
 bench-scale: $(STAMP)
 	$(PY) benchmarks/scale.py $(BENCH_ARGS)
+
+# What the pseudo-query says (term recall against the SciFact test claims) and BM25 expanded by it, with
+# hybrid runs; reuses (or trains) the SciFact benchmark's models; writes runs/pseudo-query/.
+bench-pseudo-query: $(STAMP)
+	$(PY) benchmarks/pseudo_query.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV1) build *.egg-info
