@@ -102,6 +102,96 @@ def examples(model, docs: dict, docids: list[str], claims_text: dict, pairs, max
              "terms": [t for t, _ in q.terms]} for d, q in zip(docids, queries)]
 
 
+def claim_nll(model, docs: dict, pairs, claims_text: dict, max_length: int, batch_size: int = 16) -> dict:
+    """Mean negative log-likelihood per token of each test claim given its judged passage, under the model's own
+    reconstruction losses (``slots`` and ``bag``): how much of the claim the pseudo-query predicts."""
+    import torch
+
+    from pyserini_i3.modeling.losses import IGNORE_INDEX, reconstruction_nll
+
+    totals, tokens = {"slots": 0.0, "bag": 0.0}, 0
+    with torch.inference_mode():
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            texts = model.passage_texts([docs[d].text for _, d in chunk], [docs[d].title or None for _, d in chunk])
+            _, pseudo = model.passage_vectors(model.tokenize(texts, max_length), return_pseudo_query=True)
+            logits = model.reconstruction_logits(pseudo)
+            labels = model.reconstruction_labels([claims_text[q] for q, _ in chunk])
+            tokens += int((labels != IGNORE_INDEX).sum())
+            for target in totals:
+                totals[target] += float(reconstruction_nll(logits, labels, target))
+    return {target: round(total / tokens, 4) for target, total in totals.items()}
+
+
+def prior_nll(tokenizer, train_claims: dict, pairs, claims_text: dict, m: int = 32) -> dict:
+    """The same measure for predictors that never see the passage, fitted on the training claims (add-one):
+    ``slots``, each position's token distribution (the best a slot can do without its passage); ``bag``, the
+    unigram distribution (the best pooled distribution without the passage)."""
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False, truncation=True, max_length=m)["input_ids"]
+
+    vocab = len(tokenizer)
+    position = [Counter() for _ in range(m)]
+    for text in train_claims.values():
+        for i, t in enumerate(ids(text)):
+            position[i][t] += 1
+    unigram = sum(position, Counter())
+    n = sum(unigram.values())
+    slots = bag = 0.0
+    count = 0
+    for q, _ in pairs:
+        for i, t in enumerate(ids(claims_text[q])):
+            slots -= math.log((position[i][t] + 1) / (sum(position[i].values()) + vocab))
+            bag -= math.log((unigram[t] + 1) / (n + vocab))
+            count += 1
+    return {"slots": round(slots / count, 4), "bag": round(bag / count, 4)}
+
+
+def passage_dependence(decoded: dict[str, list[str]], k: int = 20) -> float:
+    """The mean share of a passage's top-k terms that are NOT among the k terms most often in the passages'
+    top-k lists: 0 when every passage gets the same terms (a pseudo-query that ignores its passage)."""
+    common = {t for t, _ in Counter(t for terms in decoded.values() for t in terms[:k]).most_common(k)}
+    return round(statistics.fmean(len(set(terms[:k]) - common) / k for terms in decoded.values()), 4)
+
+
+def head_probe(model, examples, target: str, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0):
+    """A copy of ``model`` whose reconstructor and vocabulary head alone are trained further on its
+    reconstruction loss (``target``: slots or bag), over the frozen passage states of ``examples``' first
+    positives, ``steps`` batches drawn with ``seed``: can the heads learn to read the passage at all, given
+    many more passes over the training claims than a 100-step run makes?  (A diagnostic on cached encoder
+    states, not a training recipe: ``train`` is the project's training.)"""
+    import copy
+
+    import torch
+
+    from pyserini_i3.modeling.losses import IGNORE_INDEX, reconstruction_nll
+
+    probe = copy.deepcopy(model).eval()
+    for name, param in probe.named_parameters():
+        param.requires_grad_(name.startswith(("reconstructor.", "vocab_head.")))
+    texts = probe.passage_texts([e.positive_passages[0].text for e in examples],
+                                [e.positive_passages[0].title or None for e in examples])
+    inputs = probe.tokenize(texts, 128)
+    with torch.inference_mode():
+        hidden = probe.passage_encoder(**inputs).last_hidden_state
+        pooled = probe._pool(hidden, inputs["attention_mask"])  # the model's own pooling and memory (private: a probe)
+    hidden, pooled, padding = hidden.clone(), pooled.clone(), inputs["attention_mask"] == 0
+    labels = probe.reconstruction_labels([e.query for e in examples])
+    params = [p for p in probe.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    probe.reconstructor.train()
+    for _ in range(steps):
+        idx = torch.randint(len(examples), (batch_size,), generator=generator)
+        memory, memory_padding = probe._memory(hidden[idx], pooled[idx], padding[idx])
+        pseudo = probe.reconstructor(probe._slots(len(idx)), memory, memory_padding)
+        loss = reconstruction_nll(probe.reconstruction_logits(pseudo), labels[idx], target)
+        optimizer.zero_grad()
+        (loss / (labels[idx] != IGNORE_INDEX).sum().clamp(min=1)).backward()
+        optimizer.step()
+    return probe.eval()
+
+
 # --------------------------------------------------------------------------- 2. expansion
 def expanded_bm25(bench, name: str, model: Path, col: dict, work: Path, log: Path, terms: int) -> Path:
     """The Lucene index of the collection expanded by ``model``'s pseudo-query terms."""
@@ -157,6 +247,16 @@ def write_report(results: dict, out: Path) -> None:
     for name, row in results["recall"].items():
         lines.append(f"| {name} | " + " | ".join(f"{row[f'r@{k}']:.4f}" for k in KS) + " | "
                      + " | ".join(f"{row[f'new@{k}']:.4f}" for k in KS) + " |")
+    if results.get("fit"):
+        lines += ["", "How well each predicts the test claim of a judged passage (negative log-likelihood per token, "
+                  "nats; lower is better) under the slot-aligned and the bag-of-words target, and how much its top-20 "
+                  "terms depend on the passage (the share not among the 20 terms most passages get; 0: the same "
+                  "terms for every passage):", "",
+                  "| predictor | NLL, slots | NLL, bag | passage-dependent terms |", "|---|---:|---:|---:|"]
+        for name, fit in results["fit"].items():
+            dependence = results.get("passage_dependence", {}).get(name)
+            lines.append(f"| {name} | {fit['slots']:.3f} | {fit['bag']:.3f} | "
+                         f"{'-' if dependence is None else f'{dependence:.2f}'} |")
     if results.get("recall_tests"):
         lines += ["", "Paired t-tests on per-pair R@20:", ""]
         lines += [f"- {t['system']} vs {t['against']}: {t['mean_diff']:+.4f} (p {p_value(t)})"
@@ -190,6 +290,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "pseudo-query")
     parser.add_argument("--rows", nargs="+", default=["full", "full-rec1", "full-bag"],
                         help="the SciFact benchmark's rows whose seed-1 models are decoded")
+    parser.add_argument("--rows-200", nargs="*", default=["full"],
+                        help="rows whose seed-1 models trained for 200 steps are decoded too")
+    parser.add_argument("--probe-steps", type=int, default=400,
+                        help="the heads-alone probe: batches of 32 training pairs (0: skip it)")
+    parser.add_argument("--probe-row", default="full", help="the row whose seed-1 model the probe starts from")
     parser.add_argument("--expand", nargs="*", default=["full", "full-bag"],
                         help="rows whose pseudo-query terms expand BM25 (none: skip part 2)")
     parser.add_argument("--dense", default="full", help="the row whose dense run is fused with BM25 (hybrid)")
@@ -221,8 +326,9 @@ def main(argv=None) -> int:
     pairs = sorted((q, d) for q, judged in qrels.items() for d, rel in judged.items() if rel > 0 and q in claims_text)
     train_file = work / "scifact-train.jsonl"
 
-    def model_dir(row: str) -> Path:
-        path, _ = bench.train(row, 1, train_file, work, log, sizing)  # from the cache, or trained now (seeded)
+    def model_dir(row: str, steps: int = 100) -> Path:
+        sized = bench.build_parser().parse_args(["--steps", str(steps)])
+        path, _ = bench.train(row, 1, train_file, work, log, sized)  # from the cache, or trained now (seeded)
         return path
 
     tokenizer = load_model("i3").tokenizer
@@ -254,16 +360,33 @@ def main(argv=None) -> int:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(UNTRAINED_SEED)
         untrained = I3Model.from_backbone(DEFAULT_BACKBONE)
-    decoded = decoded_terms(untrained, docs, judged_docs, 256)
-    per_pair["untrained I^3 (random heads)"] = pair_recalls(pairs, claims, passages, decoded.get)
-    shipped = load_model("i3")
-    decoded = decoded_terms(shipped, docs, judged_docs, 256)
-    per_pair["shipped `i3`"] = pair_recalls(pairs, claims, passages, decoded.get)
-    models = {}
-    for row in args.rows:
-        models[row] = model_dir(row)
-        decoded = decoded_terms(I3Model.from_pretrained(models[row]), docs, judged_docs, 256)
-        per_pair[f"{LABELS.get(row, row)}, 100 steps, seed 1"] = pair_recalls(pairs, claims, passages, decoded.get)
+    models = [("untrained I^3 (random heads)", lambda: untrained), ("shipped `i3`", lambda: load_model("i3"))]
+    models += [(f"{LABELS.get(row, row)}, 100 steps, seed 1", lambda row=row: I3Model.from_pretrained(model_dir(row)))
+               for row in args.rows]
+    models += [(f"{LABELS.get(row, row)}, 200 steps, seed 1",
+                lambda row=row: I3Model.from_pretrained(model_dir(row, 200))) for row in args.rows_200]
+    results["fit"] = {"positional prior of the training claims (no passage)": prior_nll(tokenizer, train_claims,
+                                                                                        pairs, claims_text)}
+    results["passage_dependence"] = {}
+    for name, load in models:
+        model = load()
+        decoded = decoded_terms(model, docs, judged_docs, 256)
+        per_pair[name] = pair_recalls(pairs, claims, passages, decoded.get)
+        results["fit"][name] = claim_nll(model, docs, pairs, claims_text, 256)
+        results["passage_dependence"][name] = passage_dependence(decoded)
+    if args.probe_steps:
+        from pyserini_i3.training.examples import read_training_file
+
+        examples_ = read_training_file(train_file)
+        for target in ("slots", "bag"):
+            name = (f"probe: {LABELS.get(args.probe_row, args.probe_row)}, 100 steps, then its heads alone "
+                    f"{args.probe_steps} more steps on the {target} target")
+            model = head_probe(I3Model.from_pretrained(model_dir(args.probe_row)), examples_, target,
+                               args.probe_steps)
+            decoded = decoded_terms(model, docs, judged_docs, 256)
+            per_pair[name] = pair_recalls(pairs, claims, passages, decoded.get)
+            results["fit"][name] = claim_nll(model, docs, pairs, claims_text, 256)
+            results["passage_dependence"][name] = passage_dependence(decoded)
     results["recall"] = {name: summary(rows) for name, rows in per_pair.items()}
     tests = []
     for name in per_pair:

@@ -45,3 +45,43 @@ def test_the_report_says_every_table(bench, tmp_path):
     assert "| m | 0.1000 |" in text and "m vs TF-IDF of the passage: +0.0000 (p identical)" in text
     assert "| BM25, expanded | 0.7000 | 0.9000 | 0.6000 | BM25 | +0.0100 | 0.2 |" in text
     assert 'Claim: "c". Decoded slots: "pq". Top terms: a.' in text
+
+
+def test_passage_dependence_is_zero_when_every_passage_gets_the_same_terms(bench):
+    same = {"d1": ["a", "b"], "d2": ["a", "b"], "d3": ["b", "a"]}
+    assert bench.passage_dependence(same, k=2) == 0.0
+    apart = {"d1": ["a", "b"], "d2": ["c", "d"], "d3": ["a", "e"]}  # the common two: a, then one of b..e
+    assert 0 < bench.passage_dependence(apart, k=2) < 1
+
+
+def test_the_priors_predict_without_the_passage(bench, tiny_backbone):
+    import math
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_backbone))
+    train = {"1": "what is dense retrieval", "2": "what is a query"}
+    fit = bench.prior_nll(tokenizer, train, [("t", "d")], {"t": "what is"}, m=4)
+    vocab = len(tokenizer)
+    slots = -(math.log(3 / (2 + vocab)) * 2) / 2  # "what" twice at position 0, "is" twice at position 1
+    bag = -(math.log(3 / (8 + vocab)) * 2) / 2  # 8 training tokens
+    assert fit == {"slots": round(slots, 4), "bag": round(bag, 4)}
+
+
+def test_the_head_probe_trains_the_heads_alone(bench, tiny_backbone):
+    import torch
+
+    from helpers import BAG_PASSAGES, BAG_QUERY
+    from pyserini_i3.modeling.model import I3Model
+    from pyserini_i3.training.examples import Passage, TrainingExample
+
+    torch.manual_seed(0)
+    model = I3Model.from_backbone(str(tiny_backbone), variant="full").eval()
+    examples = [TrainingExample("q1", BAG_QUERY, [Passage("d0", "", BAG_PASSAGES[0])])]
+    docs = {"d0": type("Doc", (), {"text": BAG_PASSAGES[0], "title": ""})()}
+    before = bench.claim_nll(model, docs, [("q1", "d0")], {"q1": BAG_QUERY}, 64)
+    probe = bench.head_probe(model, examples, "bag", steps=60, batch_size=4, lr=3e-3)
+    after = bench.claim_nll(probe, docs, [("q1", "d0")], {"q1": BAG_QUERY}, 64)
+    assert after["bag"] < before["bag"] - 0.5
+    changed = {n for n, p in probe.named_parameters() if not torch.equal(p, model.state_dict()[n])}
+    assert changed and all(n.startswith(("reconstructor.", "vocab_head.")) for n in changed)
