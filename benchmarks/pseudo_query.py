@@ -123,28 +123,11 @@ def claim_nll(model, docs: dict, pairs, claims_text: dict, max_length: int, batc
     return {target: round(total / tokens, 4) for target, total in totals.items()}
 
 
-def prior_nll(tokenizer, train_claims: dict, pairs, claims_text: dict, m: int = 32) -> dict:
-    """The same measure for predictors that never see the passage, fitted on the training claims (add-one):
-    ``slots``, each position's token distribution (the best a slot can do without its passage); ``bag``, the
-    unigram distribution (the best pooled distribution without the passage)."""
-    def ids(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False, truncation=True, max_length=m)["input_ids"]
-
-    vocab = len(tokenizer)
-    position = [Counter() for _ in range(m)]
-    for text in train_claims.values():
-        for i, t in enumerate(ids(text)):
-            position[i][t] += 1
-    unigram = sum(position, Counter())
-    n = sum(unigram.values())
-    slots = bag = 0.0
-    count = 0
-    for q, _ in pairs:
-        for i, t in enumerate(ids(claims_text[q])):
-            slots -= math.log((position[i][t] + 1) / (sum(position[i].values()) + vocab))
-            bag -= math.log((unigram[t] + 1) / (n + vocab))
-            count += 1
-    return {"slots": round(slots / count, 4), "bag": round(bag / count, 4)}
+def another_passage(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each claim with the passage of the pair half the list away (deterministic): the claim's likelihood given a
+    passage that does not answer it.  A pseudo-query that ignores its passage predicts both equally well."""
+    half = len(pairs) // 2
+    return [(q, pairs[(i + half) % len(pairs)][1]) for i, (q, _) in enumerate(pairs)]
 
 
 def passage_dependence(decoded: dict[str, list[str]], k: int = 20) -> float:
@@ -248,15 +231,17 @@ def write_report(results: dict, out: Path) -> None:
         lines.append(f"| {name} | " + " | ".join(f"{row[f'r@{k}']:.4f}" for k in KS) + " | "
                      + " | ".join(f"{row[f'new@{k}']:.4f}" for k in KS) + " |")
     if results.get("fit"):
-        lines += ["", "How well each predicts the test claim of a judged passage (negative log-likelihood per token, "
-                  "nats; lower is better) under the slot-aligned and the bag-of-words target, and how much its top-20 "
-                  "terms depend on the passage (the share not among the 20 terms most passages get; 0: the same "
-                  "terms for every passage):", "",
-                  "| predictor | NLL, slots | NLL, bag | passage-dependent terms |", "|---|---:|---:|---:|"]
+        lines += ["", "How well each predicts the test claim from its judged passage, and from a passage that does not "
+                  "answer it (another pair's): negative log-likelihood per claim token in nats under the slot-aligned "
+                  "and the bag-of-words target (lower is better; equal with either passage: the pseudo-query ignores "
+                  "its passage), and how much the top-20 terms depend on the passage (the share not among the 20 "
+                  "terms most passages get; 0: the same terms for every passage):", "",
+                  "| model | slots, own passage | slots, another | bag, own passage | bag, another | "
+                  "passage-dependent terms |", "|---|---:|---:|---:|---:|---:|"]
         for name, fit in results["fit"].items():
-            dependence = results.get("passage_dependence", {}).get(name)
-            lines.append(f"| {name} | {fit['slots']:.3f} | {fit['bag']:.3f} | "
-                         f"{'-' if dependence is None else f'{dependence:.2f}'} |")
+            own, other = fit["own"], fit["another"]
+            lines.append(f"| {name} | {own['slots']:.3f} | {other['slots']:.3f} | {own['bag']:.3f} | "
+                         f"{other['bag']:.3f} | {results['passage_dependence'][name]:.2f} |")
     if results.get("recall_tests"):
         lines += ["", "Paired t-tests on per-pair R@20:", ""]
         lines += [f"- {t['system']} vs {t['against']}: {t['mean_diff']:+.4f} (p {p_value(t)})"
@@ -365,14 +350,14 @@ def main(argv=None) -> int:
                for row in args.rows]
     models += [(f"{LABELS.get(row, row)}, 200 steps, seed 1",
                 lambda row=row: I3Model.from_pretrained(model_dir(row, 200))) for row in args.rows_200]
-    results["fit"] = {"positional prior of the training claims (no passage)": prior_nll(tokenizer, train_claims,
-                                                                                        pairs, claims_text)}
+    results["fit"] = {}
     results["passage_dependence"] = {}
     for name, load in models:
         model = load()
         decoded = decoded_terms(model, docs, judged_docs, 256)
         per_pair[name] = pair_recalls(pairs, claims, passages, decoded.get)
-        results["fit"][name] = claim_nll(model, docs, pairs, claims_text, 256)
+        results["fit"][name] = {"own": claim_nll(model, docs, pairs, claims_text, 256),
+                                "another": claim_nll(model, docs, another_passage(pairs), claims_text, 256)}
         results["passage_dependence"][name] = passage_dependence(decoded)
     if args.probe_steps:
         from pyserini_i3.training.examples import read_training_file
@@ -385,7 +370,8 @@ def main(argv=None) -> int:
                                args.probe_steps)
             decoded = decoded_terms(model, docs, judged_docs, 256)
             per_pair[name] = pair_recalls(pairs, claims, passages, decoded.get)
-            results["fit"][name] = claim_nll(model, docs, pairs, claims_text, 256)
+            results["fit"][name] = {"own": claim_nll(model, docs, pairs, claims_text, 256),
+                                "another": claim_nll(model, docs, another_passage(pairs), claims_text, 256)}
             results["passage_dependence"][name] = passage_dependence(decoded)
     results["recall"] = {name: summary(rows) for name, rows in per_pair.items()}
     tests = []

@@ -54,18 +54,9 @@ def test_passage_dependence_is_zero_when_every_passage_gets_the_same_terms(bench
     assert 0 < bench.passage_dependence(apart, k=2) < 1
 
 
-def test_the_priors_predict_without_the_passage(bench, tiny_backbone):
-    import math
-
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(tiny_backbone))
-    train = {"1": "what is dense retrieval", "2": "what is a query"}
-    fit = bench.prior_nll(tokenizer, train, [("t", "d")], {"t": "what is"}, m=4)
-    vocab = len(tokenizer)
-    slots = -(math.log(3 / (2 + vocab)) * 2) / 2  # "what" twice at position 0, "is" twice at position 1
-    bag = -(math.log(3 / (8 + vocab)) * 2) / 2  # 8 training tokens
-    assert fit == {"slots": round(slots, 4), "bag": round(bag, 4)}
+def test_another_passage_is_another_pair_s(bench):
+    pairs = [("q1", "d1"), ("q2", "d2"), ("q3", "d3"), ("q4", "d4")]
+    assert bench.another_passage(pairs) == [("q1", "d3"), ("q2", "d4"), ("q3", "d1"), ("q4", "d2")]
 
 
 def test_the_head_probe_trains_the_heads_alone(bench, tiny_backbone):
