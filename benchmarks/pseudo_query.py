@@ -40,7 +40,8 @@ from pyserini_i3.utils.files import write_atomic
 REPO = Path(__file__).resolve().parent.parent
 KS = (10, 20, 50)
 UNTRAINED_SEED = 0
-LABELS = {"full": "I^3 full (slot target, weight 0.1)", "full-rec1": "I^3 full, slot target, weight 1.0",
+LABELS = {"probe-slots": "the slot-target probe's heads", "probe-bag": "the bag-target probe's heads",
+          "full": "I^3 full (slot target, weight 0.1)", "full-rec1": "I^3 full, slot target, weight 1.0",
           "full-bag": "I^3 full, bag target, weight 0.1", "full-bag1": "I^3 full, bag target, weight 1.0"}
 
 
@@ -137,7 +138,7 @@ def passage_dependence(decoded: dict[str, list[str]], k: int = 20) -> float:
     return round(statistics.fmean(len(set(terms[:k]) - common) / k for terms in decoded.values()), 4)
 
 
-def head_probe(model, examples, target: str, steps: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0):
+def head_probe(model, examples, target: str, steps: int, batch_size: int = 16, lr: float = 1e-3, seed: int = 0):
     """A copy of ``model`` whose reconstructor and vocabulary head alone are trained further on its
     reconstruction loss (``target``: slots or bag), over the frozen passage states of ``examples``' first
     positives, ``steps`` batches drawn with ``seed``: can the heads learn to read the passage at all, given
@@ -277,15 +278,15 @@ def main(argv=None) -> int:
                         help="the SciFact benchmark's rows whose seed-1 models are decoded")
     parser.add_argument("--rows-200", nargs="*", default=["full"],
                         help="rows whose seed-1 models trained for 200 steps are decoded too")
-    parser.add_argument("--probe-steps", type=int, default=400,
-                        help="the heads-alone probe: batches of 32 training pairs (0: skip it)")
+    parser.add_argument("--probe-steps", type=int, default=300,
+                        help="the heads-alone probe: batches of 16 training pairs (0: skip it)")
     parser.add_argument("--probe-row", default="full", help="the row whose seed-1 model the probe starts from")
     parser.add_argument("--expand", nargs="*", default=["full", "full-bag"],
                         help="rows whose pseudo-query terms expand BM25 (none: skip part 2)")
     parser.add_argument("--dense", default="full", help="the row whose dense run is fused with BM25 (hybrid)")
     parser.add_argument("--terms", type=int, default=20, help="expansion terms per passage")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0])
-    parser.add_argument("--examples", nargs="+", default=["full-bag"], help="rows shown with three passages")
+    parser.add_argument("--examples", nargs="*", default=["full"], help="rows shown with three passages")
     args = parser.parse_args(argv)
     if not (args.shared / "scifact" / "corpus.jsonl").is_file():
         print(f"bench-pseudo-query: skipped: {args.shared}/scifact not found (the shared data is not beside this "
@@ -312,6 +313,8 @@ def main(argv=None) -> int:
     train_file = work / "scifact-train.jsonl"
 
     def model_dir(row: str, steps: int = 100) -> Path:
+        if row.startswith("probe-"):  # a probe's model (part 1 saves it): probe-slots, probe-bag
+            return work / "probe-models" / f"{args.probe_row}-{row}-{args.probe_steps}"
         sized = bench.build_parser().parse_args(["--steps", str(steps)])
         path, _ = bench.train(row, 1, train_file, work, log, sized)  # from the cache, or trained now (seeded)
         return path
@@ -365,9 +368,14 @@ def main(argv=None) -> int:
         examples_ = read_training_file(train_file)
         for target in ("slots", "bag"):
             name = (f"probe: {LABELS.get(args.probe_row, args.probe_row)}, 100 steps, then its heads alone "
-                    f"{args.probe_steps} more steps on the {target} target")
-            model = head_probe(I3Model.from_pretrained(model_dir(args.probe_row)), examples_, target,
-                               args.probe_steps)
+                    f"{args.probe_steps} more steps of 16 pairs on the {target} target")
+            saved = model_dir(f"probe-{target}")
+            if (saved / "config.json").is_file():
+                model = I3Model.from_pretrained(saved)
+            else:  # seeded: the same model every time
+                model = head_probe(I3Model.from_pretrained(model_dir(args.probe_row)), examples_, target,
+                                   args.probe_steps)
+                model.save_pretrained(saved)
             decoded = decoded_terms(model, docs, judged_docs, 256)
             per_pair[name] = pair_recalls(pairs, claims, passages, decoded.get)
             results["fit"][name] = {"own": claim_nll(model, docs, pairs, claims_text, 256),
