@@ -120,9 +120,10 @@ def dense_index(model: Path, col: dict, work: Path, log: Path, args) -> tuple[Pa
     seconds = 0.0
     if not done(index / "index"):
         shutil.rmtree(index, ignore_errors=True)
-        # --add-sep (with a title field): "title [SEP] text", the join the trainer uses
+        # --add-sep (with a title field): "title [SEP] text", the join the trainer uses; no --dimension: the
+        # plugin gives Pyserini the encoder's own
         seconds = sh([PY, *cmd.encode_faiss(col["corpus"], index, model, fields=("title", "text"),
-                                            max_length=args.eval_passage_length, dimension=384)], log)
+                                            max_length=args.eval_passage_length)], log)
     return index, seconds
 
 

@@ -22,7 +22,8 @@ def collection_runs(run: Runner, encoder: str, topics: str, qrels: str, fields: 
                     hits: int) -> dict[str, dict[str, float]]:
     """BM25, dense (``--encoder``), hybrid and RRF runs of the collection in ``run.work``, scored."""
     run(*cmd.lucene_index("corpus", "indexes/lucene"))
-    run(*cmd.encode_faiss("corpus", "indexes/faiss-i3", encoder, fields=fields, dimension=384, device="cpu"))
+    # no --dimension: the plugin gives Pyserini the encoder's own (384 for MiniLM, 768 for i3-msmarco)
+    run(*cmd.encode_faiss("corpus", "indexes/faiss-i3", encoder, fields=fields, device="cpu"))
     run(*cmd.search_lucene("indexes/lucene", topics, "runs/run.bm25.txt", hits=hits))
     run(*cmd.search_faiss("indexes/faiss-i3", topics, encoder, "runs/run.i3.txt", hits=hits))
     run(*cmd.search_hybrid("indexes/faiss-i3", encoder, "indexes/lucene", topics, "runs/run.hybrid.txt",
