@@ -7,11 +7,15 @@
    tokenizer's whole-word tokens that BM25 can use (no stop words, punctuation or word pieces).
    Baselines: the passage's own top-k TF-IDF terms (IDF over the 5,183 passages; it cannot name a new
    term), the most frequent terms of the training claims (the same for every passage: what a pseudo-query
-   that ignores its passage can do at best), and an untrained I^3 (random heads).
+   that ignores its passage can do at best), and an untrained I^3 (random heads).  Also each model's
+   likelihood of the claim given its passage against given another pair's passage (equal: the
+   pseudo-query ignores its passage), and a *probe*: the reconstructor and vocabulary head alone trained
+   further on frozen passage states (``--probe-steps``), which tells whether the heads can learn to read
+   the passage given more passes over the training claims, and what that does to the dense ranking.
 2. *Does it expand BM25?*  ``python -m pyserini_i3 expand`` (top ``--terms`` terms after each passage),
    ``pyserini.index.lucene`` and BM25 ``pyserini.search.lucene`` on the expanded collection against plain
-   BM25, and each in Pyserini's hybrid with the same dense I^3 run (``pyserini.search.hybrid``, alpha chosen
-   on the train claims); paired t-tests on per-query nDCG@10.
+   BM25, and (``--hybrid``) in Pyserini's hybrid with the same dense I^3 run (``pyserini.search.hybrid``,
+   alpha chosen on the train claims); paired t-tests on per-query nDCG@10.
 
 Models are the SciFact benchmark's (``benchmarks/scifact.py``, 100 steps, trained there if missing):
 ``--rows`` picks them.  Writes ``runs/pseudo-query/``: results.md / results.json and, per model, a cell
@@ -247,6 +251,15 @@ def write_report(results: dict, out: Path) -> None:
         lines += ["", "Paired t-tests on per-pair R@20:", ""]
         lines += [f"- {t['system']} vs {t['against']}: {t['mean_diff']:+.4f} (p {p_value(t)})"
                   for t in results["recall_tests"]]
+    if results.get("probe_dense"):
+        lines += ["", "The dense ranking with the probe's heads (they feed the interactor, so the passage vectors "
+                  "change; SciFact test, 300 claims):", "", "| model | nDCG@10 | R@100 | MRR@10 | vs | diff | p |",
+                  "|---|---:|---:|---:|---|---:|---:|"]
+        for name, row in results["probe_dense"].items():
+            t = row.get("test")
+            tail = f"{t['against']} | {t['mean_diff']:+.4f} | {p_value(t)}" if t else " | | "
+            lines.append(f"| {name} | {row['ndcg_cut_10']:.4f} | {row['recall_100']:.4f} | {row['recip_rank']:.4f} | "
+                         f"{tail} |")
     if results.get("bm25"):
         lines += ["", f"## BM25 over the expanded collection (top {results['terms']} terms per passage)", "",
                   "| run | nDCG@10 | R@100 | MRR@10 | vs | diff nDCG@10 | p |", "|---|---:|---:|---:|---|---:|---:|"]
@@ -281,12 +294,14 @@ def main(argv=None) -> int:
     parser.add_argument("--probe-steps", type=int, default=300,
                         help="the heads-alone probe: batches of 16 training pairs (0: skip it)")
     parser.add_argument("--probe-row", default="full", help="the row whose seed-1 model the probe starts from")
-    parser.add_argument("--expand", nargs="*", default=["full", "full-bag"],
+    parser.add_argument("--expand", nargs="*", default=["full", "probe-bag"],
                         help="rows whose pseudo-query terms expand BM25 (none: skip part 2)")
+    parser.add_argument("--hybrid", nargs="*", default=["probe-bag"],
+                        help="expanded rows also fused with the dense run (BM25's hybrid always is)")
     parser.add_argument("--dense", default="full", help="the row whose dense run is fused with BM25 (hybrid)")
     parser.add_argument("--terms", type=int, default=20, help="expansion terms per passage")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0])
-    parser.add_argument("--examples", nargs="*", default=["full"], help="rows shown with three passages")
+    parser.add_argument("--examples", nargs="*", default=["full", "probe-bag"], help="rows shown with three passages")
     args = parser.parse_args(argv)
     if not (args.shared / "scifact" / "corpus.jsonl").is_file():
         print(f"bench-pseudo-query: skipped: {args.shared}/scifact not found (the shared data is not beside this "
@@ -382,6 +397,19 @@ def main(argv=None) -> int:
                                 "another": claim_nll(model, docs, another_passage(pairs), claims_text, 256)}
             results["passage_dependence"][name] = passage_dependence(decoded)
     results["recall"] = {name: summary(rows) for name, rows in per_pair.items()}
+    if args.probe_steps:  # what the probe's heads do to the dense ranking (they feed the interactor)
+        start = model_dir(args.probe_row)
+        reference = bench.dense_run(start, bench.dense_index(start, col, work, log, sizing)[0], col["topics"], work,
+                                    log, start.name)
+        results["probe_dense"] = {LABELS.get(args.probe_row, args.probe_row): bench.scores(col["qrels"], reference)}
+        for target in ("slots", "bag"):
+            probe = model_dir(f"probe-{target}")
+            index, _ = bench.dense_index(probe, col, work, log, sizing)
+            run = bench.dense_run(probe, index, col["topics"], work, log, probe.name)
+            results["probe_dense"][LABELS[f"probe-{target}"]] = {
+                **bench.scores(col["qrels"], run),
+                "test": {"against": LABELS.get(args.probe_row, args.probe_row),
+                         **trec.paired_t(bench.per_query(col["qrels"], run), bench.per_query(col["qrels"], reference))}}
     tests = []
     for name in per_pair:
         if name != "TF-IDF of the passage":
@@ -413,6 +441,8 @@ def main(argv=None) -> int:
                           "test": {"against": "BM25", **trec.paired_t(per_query[name], per_query["BM25"])}}
             sparse[name] = index
         for name, index in sparse.items():
+            if name != "BM25" and not any(name == f"BM25, expanded by {LABELS.get(r, r)}" for r in args.hybrid):
+                continue
             label = f"hybrid: {LABELS.get(args.dense, args.dense)} (dense) + {name}"
             tag = f"{dense.name}-{index.name}"
             run, tuning = hybrid(bench, dense, dense_index, index, col, work, log, tag, args.alphas)

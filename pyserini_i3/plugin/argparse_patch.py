@@ -13,14 +13,15 @@ Pyserini's commands pick an encoder class with ``--encoder-class`` (an argparse
 The changes are scoped by the *calling file*: only ``add_argument`` / ``parse_args``
 calls made from Pyserini's ``encode/__main__.py``, ``search/faiss/__main__.py`` (also
 used by ``search.hybrid``), ``search/hybrid/__main__.py`` and
-``index/merge_faiss_indexes.py`` are touched; any other argparse user in the process
+``index/merge_faiss_indexes.py`` and ``index/faiss.py`` are touched; any other argparse user in the process
 is unaffected.  Those parsers are built inside ``if __name__ == '__main__'`` blocks,
 so the argparse call is the only place to intervene.
 
 The same parse-time hook checks ``--dimension`` (Pyserini's default is 768;
 MiniLM-based I^3 gives 384): when it is not given it becomes the encoder's (or the
 shards') dimension; a wrong explicit value ends with one line naming the right one,
-before anything is loaded or written.
+before anything is loaded or written.  ``pyserini.index.faiss``' ``--dim`` (HNSW and PQ
+indexes; default 768 too) is checked the same way against its ``--input`` embeddings.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ _FILES = {
     ("faiss", "__main__.py"): "search",
     ("hybrid", "__main__.py"): "hybrid",
     ("index", "merge_faiss_indexes.py"): "merge",
+    ("index", "faiss.py"): "index-faiss",
 }
 
 
@@ -85,6 +87,8 @@ def _patch_add_argument(kind: str, args: tuple, kwargs: dict) -> dict:
         kwargs["default"] = DefaultInt(kwargs["default"])
     if kind in ("encode", "merge") and "--dimension" in options and isinstance(kwargs.get("default"), int):
         kwargs["default"] = DefaultInt(kwargs["default"])
+    if kind == "index-faiss" and "--dim" in options and isinstance(kwargs.get("default"), int):
+        kwargs["default"] = DefaultInt(kwargs["default"])
     return kwargs
 
 
@@ -112,17 +116,40 @@ def faiss_index_dimension(index_dir: str | os.PathLike) -> int | None:
     return dim if dim > 0 else None
 
 
-def _check_dimension(parser, namespace, actual: int, what: str) -> None:
-    given = getattr(namespace, "dimension", None)
+def embeddings_dimension(folder: str | os.PathLike) -> int | None:
+    """The vector dimension of ``pyserini.encode`` output: a FAISS index, or the first line of its jsonl files."""
+    folder = Path(folder)
+    if (folder / "index").is_file():
+        return faiss_index_dimension(folder)
+    import json
+
+    for path in sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []:
+        try:
+            with open(path, encoding="utf-8") as f:
+                vector = json.loads(f.readline()).get("vector")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(vector, list) and vector:
+            return len(vector)
+    return None
+
+
+def _check_dimension(parser, namespace, actual: int, what: str, option: str = "dimension") -> None:
+    given = getattr(namespace, option, None)
     if isinstance(given, DefaultInt) or given is None:
-        namespace.dimension = int(actual)
+        setattr(namespace, option, int(actual))
     elif int(given) != int(actual):
-        parser.error(f"--dimension {given} does not match {what} ({actual}-d vectors): use --dimension {actual}")
+        parser.error(f"--{option} {given} does not match {what} ({actual}-d vectors): use --{option} {actual}")
 
 
 def _check_namespace(kind: str, parser, namespace) -> None:
     if kind == "merge":
         _check_merge(parser, namespace)
+        return
+    if kind == "index-faiss":  # any embeddings, I^3 or not: Pyserini's --dim 768 fits only 768-d ones
+        dim = embeddings_dimension(namespace.input) if getattr(namespace, "input", None) else None
+        if dim is not None:
+            _check_dimension(parser, namespace, dim, f"the embeddings in --input {namespace.input}", "dim")
         return
     # encode's encoder sub-command, search.faiss, hybrid's dense sub-command
     if not hasattr(namespace, "encoder_class") or not _uses_i3(namespace):

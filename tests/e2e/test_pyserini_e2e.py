@@ -143,6 +143,15 @@ def scifact(tmp_path_factory, shared_data, minimal_env, offline_topics):
           "--output", "runs/hybrid.norm.txt")
     ws.py("search", "-m", "pyserini.fusion", "--runs", "runs/bm25.txt", "runs/dense.txt", "--method", "rrf",
           "--output", "runs/rrf.txt")
+    # approximate indexes from the flat one (no --dim: the plugin takes the embeddings'), searched unchanged
+    ann = ["-m", "pyserini.index.faiss", "--input", "enc/faiss", "--threads", "2"]
+    ws.py("index.faiss", *ann, "--output", "enc/hnsw", "--hnsw", "--M", "32", "--efC", "200")
+    ws.py("index.faiss", *ann, "--output", "enc/pq", "--pq", "--pq-m", "96")
+    ws.py("search", *dense, "--index", "enc/hnsw", "--ef-search", "256", "--output", "runs/dense.hnsw.txt")
+    ws.py("search", *dense, "--index", "enc/pq", "--output", "runs/dense.pq.txt")
+    hnsw_hybrid = [a if a != "enc/faiss" else "enc/hnsw" for a in hybrid]
+    ws.py("search", *hnsw_hybrid, "--normalization", "run", "--topics", "topics.tsv", "--hits", "100",
+          "--output", "runs/hybrid.norm.hnsw.txt")
     print(f"\nSciFact subset commands: {ws.report()}")
     return ws
 
@@ -192,6 +201,43 @@ def test_sharded_encoding_merged_equals_unsharded(scifact):
     assert merged_ids == full_ids
     np.testing.assert_array_equal(merged, full)
     assert scifact.path("runs", "dense.merged.txt").read_text() == scifact.path("runs", "dense.txt").read_text()
+
+
+def test_hnsw_and_pq_indexes_search_with_the_i3_encoder(scifact):
+    """pyserini.index.faiss --hnsw / --pq over I^3's flat index; search.faiss and search.hybrid with --encoder i3."""
+    from pyserini_i3.plugin.argparse_patch import faiss_index_dimension
+
+    qrels = read_qrels(scifact.path("qrels.txt"))
+    runs = {name: read_run(scifact.path("runs", f"{name}.txt"))
+            for name in ("dense", "dense.hnsw", "dense.pq", "hybrid.norm", "hybrid.norm.hnsw")}
+    scores = {name: trec.means(trec.evaluate(qrels, run, ["ndcg_cut_10"]))["ndcg_cut_10"]
+              for name, run in runs.items()}
+    assert all(faiss_index_dimension(scifact.path("enc", name)) == 384 for name in ("hnsw", "pq"))
+
+    def overlap(a, b, k=10):
+        return np.mean([len({d for d, _ in trec.rank(a[q], k)} & {d for d, _ in trec.rank(b[q], k)}) / k
+                        for q in b])
+
+    assert overlap(runs["dense.hnsw"], runs["dense"]) > 0.97  # efSearch 256 over 1,051 vectors: near exact
+    assert abs(scores["dense.hnsw"] - scores["dense"]) < 0.005
+    assert abs(scores["hybrid.norm.hnsw"] - scores["hybrid.norm"]) < 0.01  # hybrid's own efSearch (FAISS's 16)
+    assert 0.3 < overlap(runs["dense.pq"], runs["dense"]) < 1  # 4 dims per 8-bit code: lossy, not random
+    assert abs(scores["dense.pq"] - scores["dense"]) < 0.1
+    flat, pq = (scifact.path("enc", name, "index").stat().st_size for name in ("faiss", "pq"))
+    codebooks = 96 * 256 * 4 * 4  # 96 sub-quantizers x 256 centroids x 4 floats
+    assert pq - codebooks < flat / 10  # 96 bytes a vector against 1,536
+
+
+def test_index_faiss_takes_the_embeddings_dimension(scifact, tmp_path):
+    from pyserini_i3.plugin.argparse_patch import embeddings_dimension
+
+    assert embeddings_dimension(scifact.path("enc", "jsonl0")) == 384
+    assert embeddings_dimension(scifact.path("enc", "faiss")) == 384
+    result = scifact.py("index.faiss", "-m", "pyserini.index.faiss", "--input", "enc/faiss",
+                        "--output", tmp_path / "x", "--hnsw", "--dim", "768", check=False)
+    assert result.returncode == 2 and not (tmp_path / "x").exists()
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "--dim 768 does not match the embeddings in --input enc/faiss (384-d vectors): use --dim 384")
 
 
 def test_single_and_batched_search_give_identical_runs(scifact):

@@ -39,12 +39,16 @@ def test_the_report_says_every_table(bench, tmp_path):
                "pairs_with_new": 1, "terms": 20, "recall": {"TF-IDF of the passage": row, "m": row},
                "recall_tests": [{"system": "m", "against": "TF-IDF of the passage", "mean_diff": 0.0, "p": None}],
                "bm25": {"BM25": {"scores": scores}, "BM25, expanded": {"scores": scores, "test": test}},
+               "fit": {"m": {"own": {"slots": 7.5, "bag": 7.25}, "another": {"slots": 7.75, "bag": 7.5}}},
+               "passage_dependence": {"m": 0.25}, "probe_dense": {"m": {**scores, "test": test}},
                "examples": {"m": [{"docid": "d1", "title": "T", "claim": "c", "pseudo_query": "pq", "terms": ["a"]}]}}
     bench.write_report(results, tmp_path)
     text = (tmp_path / "results.md").read_text()
     assert "| m | 0.1000 |" in text and "m vs TF-IDF of the passage: +0.0000 (p identical)" in text
     assert "| BM25, expanded | 0.7000 | 0.9000 | 0.6000 | BM25 | +0.0100 | 0.2 |" in text
     assert 'Claim: "c". Decoded slots: "pq". Top terms: a.' in text
+    assert "| m | 7.500 | 7.750 | 7.250 | 7.500 | 0.25 |" in text
+    assert "| m | 0.7000 | 0.9000 | 0.6000 | BM25 | +0.0100 | 0.2 |" in text
 
 
 def test_passage_dependence_is_zero_when_every_passage_gets_the_same_terms(bench):
