@@ -74,11 +74,14 @@ def main(argv: list[str]) -> int:
                                  "choose another --output or remove it")
         elif out.exists() and any(out.iterdir()):
             raise ValueError(f"--output {out}: exists and is not an expansion directory (no {SETTINGS})")
+    except (OSError, ValueError) as exc:
+        print(f"expand: {exc}", file=sys.stderr)
+        return 2
+    try:
         model = load_model(args.encoder)
         check_decodable(model)
     except (OSError, ValueError) as exc:
-        where = f"--encoder {args.encoder}: " if "pseudo-query" in str(exc) else ""
-        print(f"expand: {where}{exc}", file=sys.stderr)
+        print(f"expand: --encoder {args.encoder}: {exc}", file=sys.stderr)
         return 2
     write_atomic(recorded, json.dumps(settings, indent=1) + "\n")
 

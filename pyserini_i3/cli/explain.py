@@ -88,8 +88,15 @@ def main(argv: list[str]) -> int:
     if args.index and not args.docid:
         parser.error("--index needs --docid")
 
+    from pyserini_i3.modeling.pseudo_query import check_decodable
     from pyserini_i3.plugin.resolve import load_model
 
+    try:
+        model = load_model(args.encoder)
+        check_decodable(model)
+    except (OSError, ValueError) as exc:
+        print(f"explain: --encoder {args.encoder}: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.text:
             passages = [(f"text{i + 1}", text, None) for i, text in enumerate(args.text)]
@@ -97,13 +104,11 @@ def main(argv: list[str]) -> int:
             passages = _from_index(args.index, args.docid)
         else:
             passages = _from_file(args.input, args.docid, args.limit)
-        model = load_model(args.encoder)
         decoded = model.pseudo_queries([p[1] for p in passages], [p[2] for p in passages], k=args.k,
                                        content_only=args.content_only, batch_size=args.batch_size,
                                        max_length=args.max_length, show_progress=len(passages) > 1000)
     except (OSError, ValueError, TypeError) as exc:
-        print(f"explain: --encoder {args.encoder}: {exc}" if "pseudo-query" in str(exc) else f"explain: {exc}",
-              file=sys.stderr)
+        print(f"explain: {exc}", file=sys.stderr)
         return 2
     for (docid, text, title), query in zip(passages, decoded):
         if args.json:

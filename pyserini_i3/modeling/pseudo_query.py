@@ -108,15 +108,15 @@ def decode(model, texts: list[str], max_length: int, k: int = 20, content_only: 
     tokenizer = model._require_tokenizer()
     vocab = vocabulary(tokenizer)
     out: list[PseudoQuery | None] = [None] * len(texts)
+    allowed = (vocab.content if content_only else ~vocab.special).to(model.device)
     for idx, batch in model.batches(texts, max_length, batch_size, show_progress, "pseudo-queries"):
         with model.autocast():
             _, pseudo = model.passage_vectors(batch, return_pseudo_query=True)
             logits = model.reconstruction_logits(pseudo)
         probs = logits.float().softmax(-1)  # [b, m, V]
-        size = probs.size(-1)
-        allowed = (vocab.content if content_only else ~vocab.special)[:size].to(probs.device)
-        pooled = probs.mean(1).masked_fill(~allowed, -1.0)  # probabilities are >= 0: -1 never ranks
-        top_p, top_i = pooled.topk(min(k, int(allowed.sum())), dim=-1)
+        kept = allowed[:probs.size(-1)]
+        pooled = probs.mean(1).masked_fill(~kept, -1.0)  # probabilities are >= 0: -1 never ranks
+        top_p, top_i = pooled.topk(min(k, int(kept.sum())), dim=-1)
         slot_ids = probs.argmax(-1).tolist()
         for row, i in enumerate(idx):
             slots = tokenizer.convert_ids_to_tokens(slot_ids[row])
