@@ -20,6 +20,8 @@ COMMANDS = {
     "convert-official": ("pyserini_i3.cli.convert_official", "import the authors' III_finetuned.p / III_distilled.p"),
     "fetch": ("pyserini_i3.cli.fetch", "download + convert i3-msmarco / i3-msmarco-distilled into the cache (--list)"),
     "topics": ("pyserini_i3.cli.topics", "install official topics/qrels where Anserini looks (offline --topics)"),
+    "index-dense": ("pyserini_i3.cli.index_dense",
+                    "Anserini's Lucene HNSW / flat dense index (float or int8) from pyserini.encode output"),
     "explain": ("pyserini_i3.cli.explain", "what a passage's pseudo-query says: its slots decoded, its top terms"),
     "expand": ("pyserini_i3.cli.expand", "a JsonCollection with each passage's pseudo-query terms added (for BM25)"),
     "pyserini-runs": ("pyserini_i3.cli.pyserini_runs",

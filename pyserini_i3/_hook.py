@@ -38,6 +38,8 @@ HOOKS: dict[str, tuple[str | None, str | None]] = {
     "pyserini.encode.__main__": (None, "pyserini_i3.plugin.patches:patch_encode_main"),
     "pyserini.search.faiss": (None, "pyserini_i3.plugin.patches:patch_faiss"),
     "pyserini.search.faiss.__main__": (None, "pyserini_i3.plugin.patches:patch_faiss_main"),
+    # LuceneHnswDenseSearcher / LuceneFlatDenseSearcher(encoder="i3") search with the I^3 query encoder
+    "pyserini.search.lucene._hnsw_searcher": (None, "pyserini_i3.plugin.lucene_dense:patch_searcher_module"),
     # --normalization: no ZeroDivisionError when a query's scores on one side all tie
     "pyserini.search.hybrid._searcher": (None, "pyserini_i3.plugin.patches:patch_hybrid"),
     # msmarco_passage_eval runs `python` from PATH

@@ -13,15 +13,17 @@ Pyserini's commands pick an encoder class with ``--encoder-class`` (an argparse
 The changes are scoped by the *calling file*: only ``add_argument`` / ``parse_args``
 calls made from Pyserini's ``encode/__main__.py``, ``search/faiss/__main__.py`` (also
 used by ``search.hybrid``), ``search/hybrid/__main__.py`` and
-``index/merge_faiss_indexes.py`` and ``index/faiss.py`` are touched; any other argparse user in the process
-is unaffected.  Those parsers are built inside ``if __name__ == '__main__'`` blocks,
-so the argparse call is the only place to intervene.
+``index/merge_faiss_indexes.py``, ``index/faiss.py`` and ``search/lucene/__main__.py`` are touched;
+any other argparse user in the process is unaffected.  Those parsers are built inside
+``if __name__ == '__main__'`` blocks, so the argparse call is the only place to intervene.
 
 The same parse-time hook checks ``--dimension`` (Pyserini's default is 768;
 MiniLM-based I^3 gives 384): when it is not given it becomes the encoder's (or the
 shards') dimension; a wrong explicit value ends with one line naming the right one,
 before anything is loaded or written.  ``pyserini.index.faiss``' ``--dim`` (HNSW and PQ
 indexes; default 768 too) is checked the same way against its ``--input`` embeddings.
+``pyserini.search.lucene --dense --encoder i3`` passes the encoder to the Lucene dense searcher
+(:mod:`pyserini_i3.plugin.lucene_dense`).
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ def encoder_name(value) -> EncoderName:
     return EncoderName.of(value, is_i3_encoder(value))
 
 
-_FILES = {
-    ("encode", "__main__.py"): "encode",
-    ("faiss", "__main__.py"): "search",
-    ("hybrid", "__main__.py"): "hybrid",
-    ("index", "merge_faiss_indexes.py"): "merge",
-    ("index", "faiss.py"): "index-faiss",
+_FILES = {  # path inside the pyserini package -> the command
+    "encode/__main__.py": "encode",
+    "search/faiss/__main__.py": "search",
+    "search/hybrid/__main__.py": "hybrid",
+    "search/lucene/__main__.py": "search-lucene",
+    "index/merge_faiss_indexes.py": "merge",
+    "index/faiss.py": "index-faiss",
 }
 
 
@@ -66,12 +69,11 @@ def _caller_kind(depth: int) -> str | None:
         filename = sys._getframe(depth + 1).f_code.co_filename
     except ValueError:
         return None
-    path = Path(os.path.realpath(filename))
-    kind = _FILES.get((path.parent.name, path.name))
     root = _pyserini_root()
-    if kind is None or root is None or not str(path).startswith(root + os.sep):
+    path = os.path.realpath(filename)
+    if root is None or not path.startswith(root + os.sep):
         return None
-    return kind
+    return _FILES.get(Path(os.path.relpath(path, root)).as_posix())
 
 
 def _patch_add_argument(kind: str, args: tuple, kwargs: dict) -> dict:
@@ -146,6 +148,9 @@ def _check_namespace(kind: str, parser, namespace) -> None:
     if kind == "merge":
         _check_merge(parser, namespace)
         return
+    if kind == "search-lucene":
+        _check_lucene_dense(parser, namespace)
+        return
     if kind == "index-faiss":  # any embeddings, I^3 or not: Pyserini's --dim 768 fits only 768-d ones
         dim = embeddings_dimension(namespace.input) if getattr(namespace, "input", None) else None
         if dim is not None:
@@ -168,6 +173,35 @@ def _check_namespace(kind: str, parser, namespace) -> None:
         if stored is not None and stored != dim:
             parser.error(f"--index {index} holds {stored}-d vectors but the I^3 encoder {namespace.encoder} "
                          f"gives {dim}-d: search with the model that encoded the corpus")
+
+
+def _check_lucene_dense(parser, namespace) -> None:
+    """``--dense --hnsw|--flat --encoder i3``: Pyserini hands only ``--onnx-encoder`` to its Lucene dense
+    searchers (and ignores ``--encoder`` there); an I^3 encoder goes to them in that place, where
+    :mod:`pyserini_i3.plugin.lucene_dense` takes it."""
+    encoder = getattr(namespace, "encoder", None)
+    if not getattr(namespace, "dense", False) or not encoder:
+        return
+    from pyserini_i3.plugin.resolve import is_i3_encoder
+
+    if not is_i3_encoder(encoder):
+        return
+    if getattr(namespace, "onnx_encoder", None):
+        parser.error(f"--encoder {encoder} and --onnx-encoder {namespace.onnx_encoder}: give one")
+    if not os.path.isdir(namespace.index):
+        parser.error(f"--index {namespace.index}: no such directory (an I^3 Lucene index is built locally: "
+                     "python -m pyserini_i3 index-dense)")
+    from pyserini_i3.plugin.lucene_dense import index_vector_info
+    from pyserini_i3.plugin.resolve import encoder_dimension
+
+    try:
+        stored, dim = index_vector_info(namespace.index)[0], encoder_dimension(encoder)
+    except ValueError as exc:
+        parser.error(f"--index {exc}")
+    if stored != dim:
+        parser.error(f"--index {namespace.index} holds {stored}-d vectors but the I^3 encoder {encoder} "
+                     f"gives {dim}-d: search with the model that encoded the corpus")
+    namespace.onnx_encoder = str(encoder)
 
 
 def _check_merge(parser, namespace) -> None:

@@ -35,20 +35,28 @@ def pyserini_version() -> str:
 
 
 def _one_line_excepthook() -> None:
-    """Uncaught, a :class:`HookPointMissing` prints its one line, not the import machinery's
-    traceback (code that catches it sees the exception as usual)."""
+    """Uncaught, a :class:`HookPointMissing` (or an error made by :func:`one_line`) prints its one
+    line, not the traceback from inside Pyserini (code that catches it sees the exception as usual)."""
     previous = sys.excepthook
     if getattr(previous, "_pyserini_i3", False):
         return
 
     def excepthook(kind, value, traceback):
-        if isinstance(value, HookPointMissing):
+        if isinstance(value, HookPointMissing) or getattr(value, "_pyserini_i3_one_line", False):
             print(value, file=sys.stderr)
         else:
             previous(kind, value, traceback)
 
     excepthook._pyserini_i3 = True
     sys.excepthook = excepthook
+
+
+def one_line(exc: BaseException) -> BaseException:
+    """``exc``, printed as its one line if nothing catches it (a user error met inside one of
+    Pyserini's commands, where the plugin cannot end the command itself)."""
+    _one_line_excepthook()
+    exc._pyserini_i3_one_line = True
+    return exc
 
 
 def missing(what: str) -> HookPointMissing:

@@ -152,6 +152,17 @@ def scifact(tmp_path_factory, shared_data, minimal_env, offline_topics):
     hnsw_hybrid = [a if a != "enc/faiss" else "enc/hnsw" for a in hybrid]
     ws.py("search", *hnsw_hybrid, "--normalization", "run", "--topics", "topics.tsv", "--hits", "100",
           "--output", "runs/hybrid.norm.hnsw.txt")
+    # Anserini's Lucene dense indexes (python -m pyserini_i3 index-dense), searched by pyserini.search.lucene
+    index_dense = ["-m", "pyserini_i3", "index-dense", "--threads", "2", "--quiet"]
+    ws.py("index-dense", *index_dense, "--input", "enc/faiss", "--output", "lucene-flat", "--flat")
+    ws.py("index-dense", *index_dense, "--input", "enc/faiss", "--output", "lucene-flat-int8", "--flat", "--int8")
+    ws.py("index-dense", *index_dense, "--input", "enc/faiss", "--output", "lucene-hnsw-int8", "--hnsw", "--int8")
+    ws.py("index-dense", *index_dense, "--input", "enc/jsonl0", "--output", "lucene-hnsw0", "--hnsw")
+    lucene_dense = ["-m", "pyserini.search.lucene", "--dense", "--topics", "topics.tsv", "--encoder", "i3",
+                    "--hits", "100"]
+    ws.py("search", *lucene_dense, "--flat", "--index", "lucene-flat", "--output", "runs/lucene.flat.txt")
+    ws.py("search", *lucene_dense, "--hnsw", "--index", "lucene-hnsw-int8", "--ef-search", "1000", *batched,
+          "--output", "runs/lucene.hnsw-int8.txt")
     print(f"\nSciFact subset commands: {ws.report()}")
     return ws
 
@@ -226,6 +237,92 @@ def test_hnsw_and_pq_indexes_search_with_the_i3_encoder(scifact):
     flat, pq = (scifact.path("enc", name, "index").stat().st_size for name in ("faiss", "pq"))
     codebooks = 96 * 256 * 4 * 4  # 96 sub-quantizers x 256 centroids x 4 floats
     assert pq - codebooks < flat / 10  # 96 bytes a vector against 1,536
+
+
+def test_lucene_dense_indexes_search_with_the_i3_encoder(scifact):
+    """index-dense + ``pyserini.search.lucene --dense --flat|--hnsw --encoder i3``: the flat index gives the
+    FAISS run's hits and scores; HNSW int8 (Anserini's regression settings) stays within 0.005 nDCG@10."""
+    qrels = read_qrels(scifact.path("qrels.txt"))
+    faiss_run, flat, hnsw = (read_run(scifact.path("runs", f"{name}.txt"))
+                             for name in ("dense", "lucene.flat", "lucene.hnsw-int8"))
+    assert flat.keys() == faiss_run.keys() and all(len(hits) == 100 for hits in flat.values())
+    for qid, hits in faiss_run.items():  # q.d back from Lucene's (1 + q.d) / 2
+        assert flat[qid].keys() == hits.keys(), qid
+        assert max(abs(flat[qid][d] - s) for d, s in hits.items()) < 2e-6, qid
+    ndcg = {name: trec.means(trec.evaluate(qrels, run, ["ndcg_cut_10"]))["ndcg_cut_10"]
+            for name, run in (("faiss", faiss_run), ("hnsw", hnsw))}
+    assert abs(ndcg["hnsw"] - ndcg["faiss"]) < 0.005, ndcg
+    assert hnsw != faiss_run  # int8 scores: not the float ones
+
+
+def test_lucene_dense_index_holds_every_vector_from_either_input(scifact):
+    from pyserini_i3.plugin.lucene_dense import I3LuceneDenseSearcher, index_vector_info
+
+    assert index_vector_info(scifact.path("lucene-hnsw-int8")) == (384, "DOT_PRODUCT")
+    # the jsonl shard (525 of the 1,051 passages): every hit is one of its ids
+    with open(scifact.path("enc", "jsonl0", "embeddings.jsonl")) as f:
+        shard = {json.loads(line)["id"] for line in f}
+    searcher = I3LuceneDenseSearcher(str(scifact.path("lucene-hnsw0")), "i3", ef_search=1000)
+    hits = searcher.search("cancer cells", k=1000)
+    assert {h.docid for h in hits} == shard
+    # the flat int8 index: the FAISS run's top 10, near enough
+    faiss_run = read_run(scifact.path("runs", "dense.txt"))
+    topics = dict(line.split("\t") for line in scifact.path("topics.tsv").read_text().splitlines())
+    int8 = I3LuceneDenseSearcher(str(scifact.path("lucene-flat-int8")), "i3")
+    got = int8.batch_search([topics[q] for q in faiss_run], list(faiss_run), k=10)
+    overlap = np.mean([len({h.docid for h in got[q]} & {d for d, _ in trec.rank(faiss_run[q], 10)}) / 10
+                       for q in faiss_run])
+    assert overlap > 0.9, overlap
+
+
+def test_hybrid_searcher_fuses_pyserinis_lucene_dense_searcher(scifact):
+    """Pyserini's own classes, given encoder="i3", search with I^3; HybridSearcher fuses them with BM25 as
+    ``pyserini.search.hybrid`` fused the FAISS run (same alpha, normalisation and depth)."""
+    from pyserini.search.hybrid import HybridSearcher
+    from pyserini.search.lucene import LuceneFlatDenseSearcher, LuceneHnswDenseSearcher, LuceneSearcher
+
+    from pyserini_i3.plugin.lucene_dense import I3LuceneDenseSearcher
+
+    flat = LuceneFlatDenseSearcher(str(scifact.path("lucene-flat")), encoder="i3")
+    assert isinstance(flat, I3LuceneDenseSearcher) and flat.ef_search is None
+    assert LuceneHnswDenseSearcher(str(scifact.path("lucene-hnsw-int8")), 512, "i3").ef_search == 512
+    expected = read_run(scifact.path("runs", "hybrid.norm.txt"))
+    topics = dict(line.split("\t") for line in scifact.path("topics.tsv").read_text().splitlines())
+    qids = list(expected)[:10]
+    hybrid = HybridSearcher(flat, LuceneSearcher(str(scifact.path("lucene"))))
+    got = hybrid.batch_search([topics[q] for q in qids], qids, k0=1000, k=10, alpha=0.5, normalization=True)
+    for qid in qids:
+        assert [h.docid for h in got[qid]] == [d for d, _ in trec.rank(expected[qid], 10)], qid
+
+
+def test_lucene_dense_refusals(scifact, tmp_path):
+    from types import SimpleNamespace
+
+    from pyserini_i3.plugin.lucene_dense import check_encoder_for_index
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "contents": "", "vector": [0.6, 0.8]}\n{"id": "b", "contents": "", "vector": [1, 1]}\n')
+    result = scifact.py("index-dense", "-m", "pyserini_i3", "index-dense", "--input", bad, "--output",
+                        tmp_path / "idx", "--flat", check=False)
+    assert result.returncode == 2 and not (tmp_path / "idx").exists() and list(tmp_path.iterdir()) == [bad]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"index-dense: {bad}:2: the vector of b has length 1.414")
+    # a model whose vectors are not unit length (the released layout) is refused on a DOT_PRODUCT index
+    unnormalised = SimpleNamespace(model=SimpleNamespace(dim=384, config=SimpleNamespace(normalize=False)))
+    with pytest.raises(ValueError, match="not unit length"):
+        check_encoder_for_index(scifact.path("lucene-flat"), unnormalised)
+    search = ["-m", "pyserini.search.lucene", "--dense", "--flat", "--topics", "topics.tsv",
+              "--output", tmp_path / "never.txt"]
+    result = scifact.py("search", *search, "--index", "lucene", "--encoder", "i3", check=False)
+    assert result.returncode == 2 and not (tmp_path / "never.txt").exists()
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith("lucene: not a Lucene dense index (no 'vector' vector field)"), last
+    other = tmp_path / "i3-768"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"model_type": "i3", "backbone_config": {"hidden_size": 768}}))
+    (other / "model.safetensors").write_bytes(b"")
+    result = scifact.py("search", *search, "--index", "lucene-flat", "--encoder", other, check=False)
+    assert result.returncode == 2 and not (tmp_path / "never.txt").exists()
+    assert "holds 384-d vectors but the I^3 encoder" in result.stderr.strip().splitlines()[-1]
 
 
 def test_index_faiss_takes_the_embeddings_dimension(scifact, tmp_path):
