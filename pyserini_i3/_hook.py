@@ -42,6 +42,8 @@ HOOKS: dict[str, tuple[str | None, str | None]] = {
     "pyserini.search.lucene._hnsw_searcher": (None, "pyserini_i3.plugin.lucene_dense:patch_searcher_module"),
     # --normalization: no ZeroDivisionError when a query's scores on one side all tie
     "pyserini.search.hybrid._searcher": (None, "pyserini_i3.plugin.patches:patch_hybrid"),
+    # REST / MCP servers with an I^3 index: configured indexes only, the config's encoder, one request in the JVM
+    "pyserini.server.backend": (None, "pyserini_i3.plugin.server:patch_backend"),
     # msmarco_passage_eval runs `python` from PATH
     "pyserini.eval": (None, "pyserini_i3.plugin.patches:patch_eval"),
 }

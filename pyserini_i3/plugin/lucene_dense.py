@@ -212,50 +212,62 @@ def check_encoder_for_index(index_dir, query_encoder) -> None:
         raise one_line(ValueError(f"{index_dir}: this I^3 model's vectors are not unit length: {NOT_UNIT}"))
 
 
-class I3LuceneDenseSearcher:
-    """Search an Anserini HNSW or flat dense index with an I^3 query encoder.
+class LuceneVectorSearcher:
+    """Nearest vectors in an Anserini HNSW or flat dense index, by query vector (any model).
 
     ``ef_search``: the HNSW candidate list (Anserini's ``-efSearch``; the query asks Lucene for
     ``max(ef_search, k)`` neighbours and keeps ``k``); ``None`` for a flat index, searched exactly.
-    ``encoder`` is an encoder name (``i3``, a released name, a model directory) or an
-    :class:`~pyserini_i3.plugin.encoders.I3QueryEncoder`.
+    Scores are ``q.d`` (Lucene's DOT_PRODUCT score ``(1 + q.d) / 2`` turned back).
     """
 
-    def __init__(self, index_dir: str, encoder="i3", ef_search: int | None = None, device: str = "cpu"):
+    def __init__(self, index_dir: str | os.PathLike, ef_search: int | None = None):
         from pyserini.pyclass import autoclass
 
-        from pyserini_i3.plugin.encoders import I3QueryEncoder
-
         self.index_dir, self.ef_search = str(index_dir), ef_search
-        if not isinstance(encoder, I3QueryEncoder):
-            encoder = I3QueryEncoder(str(encoder), device=device)
-        self.query_encoder = encoder
-        check_encoder_for_index(index_dir, self.query_encoder)
+        self.dimension, self.similarity = index_vector_info(index_dir)
         self._reader = _open_reader(index_dir)
         self._searcher = autoclass("org.apache.lucene.search.IndexSearcher")(
             self._reader, signature="(Lorg/apache/lucene/index/IndexReader;)V")
         self._query = autoclass("org.apache.lucene.search.KnnFloatVectorQuery")
 
+    def search_vector(self, vector, k: int = 10) -> list[DenseResult]:
+        depth = max(k, self.ef_search or 0)
+        top = self._searcher.search(self._query(VECTOR_FIELD, [float(x) for x in vector], depth), k)
+        stored = self._searcher.storedFields()
+        return [DenseResult(stored.document(hit.doc).get(ID_FIELD), 2.0 * float(hit.score) - 1.0)
+                for hit in top.scoreDocs]
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class I3LuceneDenseSearcher(LuceneVectorSearcher):
+    """Search an Anserini HNSW or flat dense index with an I^3 query encoder (Pyserini's dense
+    searcher interface: ``search``, ``batch_search``).
+
+    ``encoder`` is an encoder name (``i3``, a released name, a model directory) or an
+    :class:`~pyserini_i3.plugin.encoders.I3QueryEncoder`; ``ef_search`` as in
+    :class:`LuceneVectorSearcher`.
+    """
+
+    def __init__(self, index_dir: str, encoder="i3", ef_search: int | None = None, device: str = "cpu"):
+        from pyserini_i3.plugin.encoders import I3QueryEncoder
+
+        if not isinstance(encoder, I3QueryEncoder):
+            encoder = I3QueryEncoder(str(encoder), device=device)
+        check_encoder_for_index(index_dir, encoder)
+        self.query_encoder = encoder
+        super().__init__(index_dir, ef_search)
+
     def search(self, q: str, k: int = 10) -> list[DenseResult]:
-        return self._search_vector(self.query_encoder.encode(q), k)
+        return self.search_vector(self.query_encoder.encode(q), k)
 
     def batch_search(self, queries: list[str], q_ids: list[str], k: int = 10,
                      threads: int = 1) -> dict[str, list[DenseResult]]:
         """Queries one after the other (``threads`` is accepted for Pyserini's signature: calls into the
         JVM from several Python threads race in pyjnius)."""
         vectors = self.query_encoder.encode_batch(list(queries))
-        return {qid: self._search_vector(vector, k) for qid, vector in zip(q_ids, vectors)}
-
-    def _search_vector(self, vector: np.ndarray, k: int) -> list[DenseResult]:
-        depth = max(k, self.ef_search or 0)
-        top = self._searcher.search(self._query(VECTOR_FIELD, [float(x) for x in vector], depth), k)
-        stored = self._searcher.storedFields()
-        # DOT_PRODUCT scores (1 + q.d) / 2: give back q.d, the model's score
-        return [DenseResult(stored.document(hit.doc).get(ID_FIELD), 2.0 * float(hit.score) - 1.0)
-                for hit in top.scoreDocs]
-
-    def close(self) -> None:
-        self._reader.close()
+        return {qid: self.search_vector(vector, k) for qid, vector in zip(q_ids, vectors)}
 
 
 # --------------------------------------------------------------------------- Pyserini's classes
