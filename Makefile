@@ -24,7 +24,7 @@ VENV1   := .venv-pyserini1
 STAMP1  := $(VENV1)/.installed
 
 .PHONY: venv venv-pyserini1 test test-fast test-pyserini1 lint demo default-encoder bench-scifact bench-pseudo-query \
-	bench-efficiency bench-scale bench-server clean
+	bench-efficiency bench-scale bench-server bench-indexes clean
 
 venv: $(STAMP)
 venv-pyserini1: $(STAMP1)
@@ -108,6 +108,11 @@ bench-efficiency: $(STAMP)
 # where there is one, with the time to encode MS MARCO's 8.8M passages; writes runs/scale/.
 bench-scale: $(STAMP)
 	$(PY) benchmarks/scale.py $(BENCH_ARGS)
+
+# Every FAISS and Lucene dense index with I^3 and DE side by side (SciFact, the MS MARCO pools' union), then
+# synthetic vectors up to 1M and the extrapolation to 8.8M; resumable cells; writes runs/indexes/ (hours on 2 cores).
+bench-indexes: $(STAMP)
+	$(PY) benchmarks/indexes.py $(BENCH_ARGS)
 
 # Pyserini's REST server with I^3 (FAISS, Lucene HNSW int8) and BM25 aliases under 1, 4 and 16 requests at
 # once, with the plugin's JVM lock and without; needs `make demo` first; writes runs/server-load/ (about 5 min).

@@ -17,6 +17,13 @@
    BM25, and (``--hybrid``) in Pyserini's hybrid with the same dense I^3 run (``pyserini.search.hybrid``,
    alpha chosen on the train claims); paired t-tests on per-query nDCG@10.
 
+3. *And on MS MARCO?*  (``--dl-pools``, or ``--only-dl``.)  The same expansion on the DL19 and DL20
+   passage pools: a bag-target probe of the shipped ``i3`` (trained on SciFact and the 600 MS MARCO dev
+   queries), its heads trained ``--probe-steps`` more batches on those 600 dev queries' judged passages
+   (in-domain, as on SciFact; DL19/DL20 topics are never trained on), expands each pool; BM25 over it
+   against plain BM25 on the pool's official topics and qrels (nDCG@10, R@100; paired t-tests); the
+   shipped ``i3``'s own terms are the control.
+
 Models are the SciFact benchmark's (``benchmarks/scifact.py``, 100 steps, trained there if missing):
 ``--rows`` picks them.  Writes ``runs/pseudo-query/``: results.md / results.json and, per model, a cell
 (recall per pair) so that a report can be rebuilt without the models.  Usage: ``python
@@ -191,12 +198,13 @@ def expanded_bm25(bench, name: str, model: Path, col: dict, work: Path, log: Pat
     return index
 
 
-def sparse_run(bench, index: Path, topics: Path, work: Path, log: Path, name: str) -> Path:
+def sparse_run(bench, index: Path, topics: Path, work: Path, log: Path, name: str, remove_query: bool = True) -> Path:
+    """BM25 (Pyserini's defaults); ``remove_query``: BEIR's rule that a query's own id is not a hit."""
     run = work / "runs" / f"{name}.trec"
     if not bench.done(run):
         run.parent.mkdir(parents=True, exist_ok=True)
         bench.sh([bench.PY, *cmd.search_lucene(index, topics, run, hits=1000, threads=2, batch_size=64,
-                                               remove_query=True)], log)
+                                               remove_query=remove_query)], log)
     return run
 
 
@@ -216,6 +224,56 @@ def hybrid(bench, dense: Path, dense_index: Path, sparse: Path, col: dict, work:
         bench.sh([bench.PY, *cmd.search_hybrid(dense_index, dense, sparse, col["topics"], run, alpha=alpha,
                                                hits=1000, batch_size=64, threads=2)], log)
     return run, {"tried": tuning, "chosen": alpha}
+
+
+# --------------------------------------------------------------------------- 3. the DL19 / DL20 pools
+def dev600_examples(shared: Path) -> list:
+    """(query, judged passage) training examples of the 600 MS MARCO dev queries of the shared pools."""
+    from pyserini_i3.training.examples import Passage, TrainingExample
+
+    pool = shared / "msmarco-pools" / "dev600"
+    def pairs(name: str) -> dict[str, str]:
+        with open(pool / name, encoding="utf-8") as f:
+            return dict(line.rstrip("\n").split("\t", 1) for line in f)
+
+    passages, queries, judged = pairs("collection.tsv"), pairs("queries.tsv"), trec.read_qrels(pool / "qrels.txt")
+    return [TrainingExample(q, queries[q], [Passage(d, "", passages[d])]) for q in sorted(judged) if q in queries
+            for d, rel in sorted(judged[q].items()) if rel > 0 and d in passages]
+
+
+def dl_expansion(bench, args, log: Path) -> dict:
+    """BM25 over each DL pool expanded by the shipped ``i3``'s dev600 probe, and by ``i3`` itself (control)."""
+    from pyserini_i3.eval.collections import msmarco_pool
+    from pyserini_i3.plugin.resolve import load_model, resolve
+
+    work = args.work / "dl"
+    probe_dir = work / "probe-models" / f"i3-probe-bag-dev600-{args.probe_steps}"
+    if not (probe_dir / "config.json").is_file():  # seeded: the same model every time
+        probe = head_probe(load_model("i3"), dev600_examples(args.shared), "bag", args.probe_steps)
+        probe.save_pretrained(probe_dir)
+    expanders = {"its dev600 bag-target probe": ("probe", probe_dir), "the shipped i3 (control)": ("i3", resolve("i3"))}
+    out = {}
+    for pool in args.dl_pools:
+        col_dir = work / pool
+        coll = msmarco_pool(args.shared, col_dir, pool)
+        col = {"corpus": coll.corpus / "corpus.jsonl"}
+        plain_index = work / "indexes" / f"{pool}-bm25"
+        if not any(plain_index.glob("segments_*")):
+            bench.sh([bench.PY, *cmd.lucene_index(coll.corpus, plain_index)], log)
+        plain = sparse_run(bench, plain_index, coll.topics, work, log, f"{pool}-bm25", remove_query=False)
+        qrels = trec.read_qrels(coll.qrels)
+        base = trec.evaluate(qrels, trec.read_run(plain), ["ndcg_cut_10", "recall_100"])
+        rows = {"BM25": trec.means(base, 4)}
+        for label, (name, model) in expanders.items():
+            index = expanded_bm25(bench, f"{pool}-{name}", model, col, work, log, args.terms)
+            run = sparse_run(bench, index, coll.topics, work, log, f"{pool}-bm25-expanded-{name}-t{args.terms}",
+                             remove_query=False)
+            per = trec.evaluate(qrels, trec.read_run(run), ["ndcg_cut_10", "recall_100"])
+            rows[f"BM25 over the pool expanded by {label}, {args.terms} terms"] = {
+                **trec.means(per, 4), "test": {m: trec.paired_t(per[m], base[m]) for m in per}}
+        out[pool] = {"passages": coll.num_docs, "queries": len(qrels), "rows": rows}
+        print(json.dumps({pool: out[pool]}, indent=1), flush=True)
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -302,7 +360,18 @@ def main(argv=None) -> int:
     parser.add_argument("--terms", type=int, default=20, help="expansion terms per passage")
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.3, 0.5, 1.0, 2.0])
     parser.add_argument("--examples", nargs="*", default=["full", "probe-bag"], help="rows shown with three passages")
+    parser.add_argument("--dl-pools", nargs="*", default=["dl19", "dl20"], help="part 3: MS MARCO pools expanded")
+    parser.add_argument("--only-dl", action="store_true", help="part 3 alone (writes OUT/dl-pools.json)")
     args = parser.parse_args(argv)
+    if args.only_dl:
+        bench = scifact_benchmark()
+        args.work.mkdir(parents=True, exist_ok=True)
+        result = {"command": " ".join(["python", "benchmarks/pseudo_query.py", *(argv or sys.argv[1:])]),
+                  "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                  "probe_steps": args.probe_steps, "terms": args.terms,
+                  "pools": dl_expansion(bench, args, args.work / "pseudo-query.log")}
+        write_atomic(args.out / "dl-pools.json", json.dumps(result, indent=1) + "\n")
+        return 0
     if not (args.shared / "scifact" / "corpus.jsonl").is_file():
         print(f"bench-pseudo-query: skipped: {args.shared}/scifact not found (the shared data is not beside this "
               "checkout)")
