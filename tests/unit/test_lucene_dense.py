@@ -15,7 +15,8 @@ def unit(*values):
 
 
 def test_jsonl_and_flat_faiss_output_give_the_same_records(tmp_path):
-    rows = [{"id": "a", "contents": "x", "vector": unit(1, 2, 2)}, {"id": "b", "contents": "y", "vector": unit(0, 3, 4)}]
+    rows = [{"id": "a", "contents": "x", "vector": unit(1, 2, 2)},
+            {"id": "b", "contents": "y", "vector": unit(0, 3, 4)}]
     jsonl = tmp_path / "jsonl"
     jsonl.mkdir()
     (jsonl / "embeddings.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
