@@ -38,6 +38,7 @@ from efficiency import cpu_details, load_average  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 ALIASES = ("scifact-i3", "scifact-i3-hnsw", "scifact-bm25")
+JVM_ERRORS = ("IncompatibleClassChangeError", "NullPointerException", "Traceback")
 
 
 def free_port() -> int:
@@ -109,6 +110,8 @@ def write_report(results: dict, out: Path) -> None:
                 errors = "; ".join(e.replace("|", "/") for e in row["errors"]) or "-"
                 lines.append(f"| {lock} | {alias} | {level} | {row['requests']} | {row['failed']} | "
                              f"{row['requests_per_s']} | {row['p50_ms']} | {row['p99_ms']} | {errors} |")
+    for lock, counts in results.get("server_log", {}).items():
+        lines += ["", f"Server log, lock {lock}: " + ", ".join(f"{n} x {name}" for name, n in counts.items()) + "."]
     lines += ["", "Reproduce: `make demo` then `make bench-server` (or `python benchmarks/server_load.py --help`)."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
 
@@ -141,7 +144,7 @@ def main(argv=None) -> int:
                       f"  scifact-i3-hnsw: {{path: {hnsw.resolve()}, index_type: lucene_hnsw, encoder: i3, "
                       "ef_search: 1000, base_index: scifact-bm25}\n")
     queries = [line.split("\t", 1)[1] for line in topics.read_text().splitlines()]
-    grid = {}
+    grid, jvm_errors = {}, {}
     for lock in args.locks:
         env = {**os.environ, "PYSERINI_I3_SERVER_LOCK": "1" if lock == "on" else "0"}
         proc, base = serve(config, env, args.work / f"server-lock-{lock}.log")
@@ -154,6 +157,8 @@ def main(argv=None) -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=60)
+        text = (args.work / f"server-lock-{lock}.log").read_text(errors="replace")
+        jvm_errors[lock] = {name: text.count(name) for name in JVM_ERRORS}
     import pyserini_i3.plugin.compat as compat
 
     results = {
@@ -167,7 +172,7 @@ def main(argv=None) -> int:
                   "lucene_hnsw, encoder: i3, ef_search: 1000, base_index: scifact-bm25}`; "
                   f"{args.requests} requests per alias and level, `GET /v1/ALIAS/search?query=CLAIM&hits=10` "
                   "(the 10 hits with their documents); a warm-up request per alias first."),
-        "grid": grid,
+        "grid": grid, "server_log": jvm_errors,
     }
     write_report(results, args.out)
     print(f"server_load: {args.out}/results.md")
