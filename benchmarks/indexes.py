@@ -24,7 +24,9 @@ exact search; FAISS at every size, Lucene up to ``--synthetic-lucene-max``.  The
 against the size and its extrapolation to MS MARCO's 8,841,823 passages (384-d here; size and flat
 latency double at 768-d), and the index this recommends there.
 
-Cells (vectors, indexes, measurements) resume; writes runs/indexes/results.json and results.md.
+Each (collection, model) and each synthetic size is a cell in runs/indexes/cells/ (committed: a later
+run skips it; the vectors and indexes stay in the work folder); writes runs/indexes/results.json and
+results.md from the cells.
 Usage: ``make bench-indexes`` or ``python benchmarks/indexes.py --help``.
 """
 
@@ -254,7 +256,7 @@ def real_part(args, work: Path, log: Path) -> dict:
     results = {}
     for collection, col in collections(args.shared, args.collections).items():
         for system in args.systems:
-            cell = work / "cells" / f"{collection}-{system}.json"
+            cell = args.out / "cells" / f"{collection}-{system}.json"
             if cell.is_file():
                 results[f"{collection}/{system}"] = json.loads(cell.read_text())
                 continue
@@ -295,7 +297,7 @@ def synthetic_part(args, work: Path, log: Path) -> dict:
     out = {}
     sizes_ = [n for n in (10_000, 30_000, 100_000, 300_000, 1_000_000, 3_000_000) if n <= args.synthetic_max]
     for n in sizes_:
-        cell = work / "cells" / f"synthetic-{n}.json"
+        cell = args.out / "cells" / f"synthetic-{n}.json"
         if cell.is_file():
             out[str(n)] = json.loads(cell.read_text())
             continue
