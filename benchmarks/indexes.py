@@ -154,6 +154,7 @@ def build(flat: Path, name: str, out: Path, log: Path) -> float:
     if done.is_file():
         return json.loads(done.read_text())["seconds"]
     shutil.rmtree(out, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)  # pyserini.index.faiss makes only the last folder
     if kind == "faiss":
         cmd = [PY, "-m", "pyserini.index.faiss", "--input", str(flat), "--output", str(out), "--threads", "2",
                *options]
