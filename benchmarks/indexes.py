@@ -174,9 +174,11 @@ def sizes(index: Path, kind: str) -> dict:
         by_ext = {}
         for p in files:
             by_ext[p.suffix] = by_ext.get(p.suffix, 0) + p.stat().st_size
-        out["searched_bytes"] = by_ext.get(".veq", 0) + by_ext.get(".vex", 0) if ".veq" in by_ext else \
-            by_ext.get(".vec", 0) + by_ext.get(".vex", 0)
-        out["float_vector_bytes"] = by_ext.get(".vec", 0)
+        if ".cfs" in by_ext:  # small segments go into compound files: the parts are not told apart here
+            out["searched_bytes"] = out["float_vector_bytes"] = None
+        else:
+            out["searched_bytes"] = by_ext.get(".veq", by_ext.get(".vec", 0)) + by_ext.get(".vex", 0)
+            out["float_vector_bytes"] = by_ext.get(".vec", 0)
     return out
 
 
@@ -389,7 +391,7 @@ def write_report(results: dict, out: Path) -> None:
                 vs = t.get("ndcg_cut_10_vs_flat")
                 vs_text = f"{vs['diff']:+.4f} ({vs['p']:.2g})" if vs and vs["p"] is not None else "-"
                 batched = f"{t['batched_ms_per_query']:.3f}" if t["batched_ms_per_query"] else "-"
-                searched = mb(row["searched_bytes"]) if "searched_bytes" in row else "-"
+                searched = mb(row["searched_bytes"]) if row.get("searched_bytes") is not None else "-"
                 lines.append(f"| {name} | {row['build_s']} | {mb(row['bytes'])} | {searched} | {topic_set} | "
                              f"{t['ndcg_cut_10']:.4f} | {vs_text} | {t['recall_100']:.4f} | "
                              f"{t['recall_vs_flat_100']:.4f} | {t['p50_ms']} | {t['p99_ms']} | {batched} |")
@@ -400,7 +402,7 @@ def write_report(results: dict, out: Path) -> None:
                   "recall@100 vs exact |", "|---|---|---|---|---|---|---|---|---|"]
         for n, rows in results["synthetic"].items():
             for name, row in rows.items():
-                searched = mb(row["searched_bytes"]) if "searched_bytes" in row else "-"
+                searched = mb(row["searched_bytes"]) if row.get("searched_bytes") is not None else "-"
                 batched = f"{row['batched_ms_per_query']:.3f}" if row["batched_ms_per_query"] else "-"
                 lines.append(f"| {int(n):,} | {name} | {row['build_s']} | {mb(row['bytes'])} | {searched} | "
                              f"{row['p50_ms']} | {row['p99_ms']} | {batched} | "

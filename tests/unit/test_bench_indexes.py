@@ -36,6 +36,8 @@ def test_lucene_sizes_split_what_a_search_reads(indexes, tmp_path):
     (tmp_path / "_0.veq").unlink()
     assert indexes.sizes(tmp_path, "lucene")["searched_bytes"] == 1050  # float vectors and graph
     assert indexes.sizes(tmp_path, "faiss") == {"bytes": 1057}
+    (tmp_path / "_1.cfs").write_bytes(b"x" * 10)  # a compound segment: its parts are not told apart
+    assert indexes.sizes(tmp_path, "lucene")["searched_bytes"] is None
 
 
 def test_effectiveness_against_flat(indexes, tmp_path):
