@@ -389,7 +389,8 @@ def write_report(results: dict, out: Path) -> None:
         for name, row in entry["indexes"].items():
             for topic_set, t in row["topics"].items():
                 vs = t.get("ndcg_cut_10_vs_flat")
-                vs_text = f"{vs['diff']:+.4f} ({vs['p']:.2g})" if vs and vs["p"] is not None else "-"
+                vs_text = ("-" if not vs else "same per query" if vs["p"] is None
+                           else f"{vs['diff']:+.4f} ({vs['p']:.2g})")
                 batched = f"{t['batched_ms_per_query']:.3f}" if t["batched_ms_per_query"] else "-"
                 searched = mb(row["searched_bytes"]) if row.get("searched_bytes") is not None else "-"
                 lines.append(f"| {name} | {row['build_s']} | {mb(row['bytes'])} | {searched} | {topic_set} | "
