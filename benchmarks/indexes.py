@@ -263,6 +263,8 @@ def real_part(args, work: Path, log: Path) -> dict:
             if cell.is_file():
                 results[f"{collection}/{system}"] = json.loads(cell.read_text())
                 continue
+            if args.report_only:
+                continue
             flat, encode_seconds = encode_cell(work, collection, system, col)
             rows = {}
             flat_runs = {}
@@ -303,6 +305,8 @@ def synthetic_part(args, work: Path, log: Path) -> dict:
         cell = args.out / "cells" / f"synthetic-{n}.json"
         if cell.is_file():
             out[str(n)] = json.loads(cell.read_text())
+            continue
+        if args.report_only:
             continue
         flat = work / "synthetic" / f"{n}" / "faiss-flat"
         if not (flat / "index").is_file():
@@ -430,6 +434,7 @@ def main(argv=None) -> int:
     parser.add_argument("--synthetic-lucene-max", type=int, default=300_000)
     parser.add_argument("--noise", type=float, default=0.6, help="synthetic: noise length against the unit vector")
     parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--report-only", action="store_true", help="the report from the cells there are; no measuring")
     args = parser.parse_args(argv)
     if not args.shared.is_dir():
         raise SystemExit(f"indexes: shared data not found at {args.shared} (expected ../shared/data)")
