@@ -8,6 +8,7 @@ the MCP protocol (fastmcp's in-memory client) on the same backend code.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import subprocess
@@ -34,7 +35,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, minimal_env):
-    pytest.importorskip("pyserini.server.rest", reason="Pyserini < 2.4 has no REST server")
+    if importlib.util.find_spec("pyserini.server.backend") is None:  # 1.6's server needs uniir_for_pyserini
+        pytest.skip("Pyserini < 2.4: no shared server backend (pyserini.server.backend) to serve I^3 with")
     root = tmp_path_factory.mktemp("server")
     coll = beir_test_collection(SAMPLE_DIR, root)
     py = lambda *args: run_python(args, minimal_env, cwd=root)  # noqa: E731
