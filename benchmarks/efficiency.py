@@ -124,6 +124,27 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def run_record(script: str, argv, started: float, load_start: list[float]) -> dict:
+    """Where a benchmark run came from: its command, date, minutes, Pyserini, machine and load (the
+    fields :func:`provenance` reads; used by benchmarks/indexes.py and server_load.py)."""
+    import shlex
+
+    from pyserini_i3.plugin.compat import pyserini_version
+
+    return {"command": shlex.join(["python", f"benchmarks/{script}", *(argv if argv is not None else sys.argv[1:])]),
+            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
+            "minutes": round((time.time() - started) / 60, 1), "pyserini": pyserini_version(),
+            "machine": {**cpu_details(), "cpus": os.cpu_count()}, "load_start": load_start, "load_end": load_average()}
+
+
+def provenance(results: dict) -> str:
+    """The report's first line from a :func:`run_record`."""
+    return (f"Produced by `{results['command']}` on {results['date']} in {results['minutes']} min (Pyserini "
+            f"{results['pyserini']}). Machine: {results['machine']['model']}, {results['machine']['cpus']} CPUs; "
+            f"load average at start {results['load_start']}, at end {results['load_end']}: times are this "
+            "machine's under that load (other jobs may share the cores); compare them within a table.")
+
+
 def matmul_flops(n: int = 4096, repeats: int = 1) -> float:
     """FLOP/s of an n x n float32 matmul (best of ``repeats``)."""
     import torch

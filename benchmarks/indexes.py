@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shlex
 import shutil
 import subprocess
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from efficiency import cpu_details, load_average  # noqa: E402
+from efficiency import load_average, provenance, run_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -377,10 +376,7 @@ def write_report(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Indexes: what each costs and loses with I^3, as the corpus grows", "",
-             f"Produced by `{results['command']}` ({results['date']}, {results['minutes']} min of this run; cells "
-             f"from earlier runs are reused). Machine: {results['machine']['model']}, {results['machine']['cpus']} "
-             f"CPUs; load average at start {results['load_start']}, at end {results['load_end']}: times are this "
-             "machine's under that load, compare them within a table.", "",
+             provenance(results) + " Cells from earlier runs are reused.", "",
              "Settings: FAISS HNSW M 32, efC 200, efSearch 256; FAISS PQ 96 one-byte codes; Lucene (Anserini) HNSW "
              "M 16, efC 100, efSearch 1000. Latency: index only (query vectors computed beforehand), top 100, one "
              "thread; FAISS batched: all queries in one call, 2 threads. Lucene sizes: total on disk / the part a "
@@ -450,13 +446,8 @@ def main(argv=None) -> int:
     log = args.work / "bench.log"
     real = real_part(args, args.work, log)
     synthetic = {} if args.no_synthetic else synthetic_part(args, args.work, log)
-    import pyserini_i3.plugin.compat as compat
-
     results = {
-        "command": shlex.join(["python", "benchmarks/indexes.py", *(argv if argv is not None else sys.argv[1:])]),
-        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
-        "minutes": round((time.time() - started) / 60, 1), "pyserini": compat.pyserini_version(),
-        "machine": {**cpu_details(), "cpus": os.cpu_count()}, "load_start": load_start, "load_end": load_average(),
+        **run_record("indexes.py", argv, started, load_start),
         "real": real, "synthetic": synthetic,
         "extrapolation": extrapolate(synthetic) if max(map(int, synthetic), default=0) >= EXTRAPOLATE_FROM else {},
         "synthetic_note": (f"Each vector: a real I^3 passage vector (the collections above) plus Gaussian noise of "

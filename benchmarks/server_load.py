@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import socket
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from efficiency import cpu_details, load_average  # noqa: E402
+from efficiency import load_average, provenance, run_record  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -97,10 +96,7 @@ def write_report(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = ["# Server load: Pyserini's REST server with I^3 indexes", "",
-             f"Produced by `{results['command']}` on {results['date']} in {results['minutes']} min. "
-             f"Pyserini {results['pyserini']}; machine: {results['machine']['model']}, {results['machine']['cpus']} "
-             f"CPUs; load average at start {results['load_start']}, at end {results['load_end']} (other jobs "
-             "share the cores: requests/s and latencies are this machine's, under that load).", "",
+             provenance(results), "",
              results["setup"], "",
              "| plugin lock | alias | at once | requests | failed | requests/s | p50 ms | p99 ms | first errors |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -159,13 +155,8 @@ def main(argv=None) -> int:
             proc.wait(timeout=60)
         text = (args.work / f"server-lock-{lock}.log").read_text(errors="replace")
         jvm_errors[lock] = {name: text.count(name) for name in JVM_ERRORS}
-    import pyserini_i3.plugin.compat as compat
-
     results = {
-        "command": shlex.join(["python", "benchmarks/server_load.py", *(argv if argv is not None else sys.argv[1:])]),
-        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
-        "minutes": round((time.time() - started) / 60, 1), "pyserini": compat.pyserini_version(),
-        "machine": {**cpu_details(), "cpus": os.cpu_count()}, "load_start": load_start, "load_end": load_average(),
+        **run_record("server_load.py", argv, started, load_start),
         "setup": ("Config (paths shortened): `scifact-bm25: {path: .work/demo/indexes/lucene, index_type: tf}`, "
                   "`scifact-i3: {path: .work/demo/indexes/faiss-i3, index_type: faiss, encoder: i3, base_index: "
                   "scifact-bm25}`, `scifact-i3-hnsw: {path: .work/bench-server/lucene-hnsw-int8-i3, index_type: "
